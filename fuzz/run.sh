@@ -1,0 +1,76 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang (ASan + UBSan) into their own build
+# directory and runs each for SECONDS, one after the other, starting from a
+# seed corpus of real models (ONNX backend test data) and .npy files.
+#
+# usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy)
+# env:   EDGEML_FUZZ_BUILD  build directory    (default /tmp/edgeml-fuzz-build)
+#        EDGEML_ONNX_TESTDATA                  (default /usr/share/libonnx-testdata/data)
+# Crashes go to $EDGEML_FUZZ_BUILD/artifacts/, the grown corpus stays in
+# $EDGEML_FUZZ_BUILD/corpus/<target>/ for the next run, logs in *.log.
+set -eu
+SECS=${1:-60}
+[ $# -gt 0 ] && shift
+TARGETS=${*:-fuzz_model fuzz_npy}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${EDGEML_FUZZ_BUILD:-/tmp/edgeml-fuzz-build}
+DATA=${EDGEML_ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
+PY=${EDGEML_TEST_PYTHON:-/usr/bin/python3}
+
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DEDGEML_FUZZ=ON -DEDGEML_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j2 --target fuzz_model fuzz_npy >/dev/null
+
+SEEDS=$BUILD/seeds
+mkdir -p "$SEEDS/fuzz_model" "$SEEDS/fuzz_npy" "$BUILD/artifacts"
+# model seeds: every model.onnx of the test data, named after its directory
+if [ -z "$(ls -A "$SEEDS/fuzz_model")" ]; then
+    for d in "$DATA"/node/*/ "$DATA"/simple/*/ "$DATA"/pytorch-converted/*/ "$DATA"/pytorch-operator/*/; do
+        [ -f "$d/model.onnx" ] || continue
+        cp "$d/model.onnx" "$SEEDS/fuzz_model/$(basename "$(dirname "$d/x")")-$(basename "$d").onnx"
+    done
+fi
+# npy seeds: every dtype, versions 1-3, 0-d and empty arrays
+if [ -z "$(ls -A "$SEEDS/fuzz_npy")" ]; then
+    "$PY" - "$SEEDS/fuzz_npy" <<'PYEOF' || echo "warning: no numpy: .npy seeds skipped"
+import sys, os
+import numpy as np
+out = sys.argv[1]
+i = 0
+for dt in ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+           "float16", "float32", "float64"]:
+    for shape in [(), (0,), (3,), (2, 3), (1, 0, 2)]:
+        for ver in (1, 2, 3):
+            a = np.zeros(shape, dtype=dt)
+            with open(os.path.join(out, "s%03d.npy" % i), "wb") as f:
+                np.lib.format.write_array(f, a, version=(ver, 0))
+            i += 1
+PYEOF
+fi
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for t in $TARGETS; do
+    mkdir -p "$BUILD/corpus/$t"
+    dict=""
+    case $t in
+        fuzz_model) dict="-dict=$ROOT/fuzz/onnx.dict" ;;
+        fuzz_npy) dict="-dict=$ROOT/fuzz/npy.dict" ;;
+    esac
+    echo "== $t: $SECS s (log: $BUILD/$t.log)"
+    if "$BUILD/fuzz/$t" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=3072 \
+        -malloc_limit_mb=4096 -print_final_stats=1 $dict \
+        -artifact_prefix="$BUILD/artifacts/$t-" "$BUILD/corpus/$t" "$SEEDS/$t" \
+        >"$BUILD/$t.log" 2>&1; then
+        :
+    else
+        status=1
+        echo "!! $t found a problem; see $BUILD/$t.log and $BUILD/artifacts/"
+    fi
+    grep -E '^#[0-9]+ +(DONE|INITED)' "$BUILD/$t.log" | tail -2 || true
+    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
+        "$BUILD/$t.log" || true
+    grep -E 'ERROR|SUMMARY|runtime error' "$BUILD/$t.log" | head -5 || true
+done
+exit $status

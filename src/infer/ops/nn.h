@@ -1,0 +1,100 @@
+/* Private header of the neural-network operator family (nn_*.c). */
+#ifndef EDGEML_OPS_NN_H
+#define EDGEML_OPS_NN_H
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* ---- float GEMM (nn_gemm.c) ----------------------------------------------
+ * Row-major C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C.
+ * op(A) = A (lda >= K) or A^T (A is K x M, lda >= M); same for B.
+ * beta == 0 means C is write-only (may hold garbage/NaN). Returns false on OOM. */
+bool nn_sgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+              const float *A, size_t lda, const float *B, size_t ldb, float beta,
+              float *C, size_t ldc);
+/* Same contract in double precision (simple cache-friendly loops). */
+void nn_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double alpha,
+              const double *A, size_t lda, const double *B, size_t ldb, double beta,
+              double *C, size_t ldc);
+
+/* ---- shared helpers (nn_util.c) ------------------------------------------ */
+static inline bool nn_is_fp(int dt)
+{
+    return dt == EDGEML_FLOAT || dt == EDGEML_DOUBLE || dt == EDGEML_FLOAT16 ||
+           dt == EDGEML_BFLOAT16;
+}
+/* Contents of t as float32: t->data itself when float32, else converted into
+ * scratch. NULL on OOM (error set). Returns a non-NULL dummy for empty tensors. */
+const float *nn_as_f32(em_kctx *c, const em_tensor *t);
+/* Same as double. */
+const double *nn_as_f64(em_kctx *c, const em_tensor *t);
+/* Float buffer to write the output into: out->data when float32, else scratch
+ * (then call nn_store_f32). */
+float *nn_out_f32(em_kctx *c, em_tensor *out);
+void nn_store_f32(em_tensor *out, const float *src);
+/* Converts n values. */
+void nn_cvt_to_f32(const void *src, int dt, float *dst, size_t n);
+void nn_cvt_from_f32(const float *src, void *dst, int dt, size_t n);
+/* Integers: */
+bool nn_is_quant_int(int dt); /* int8/uint8/int16/uint16/int32 */
+/* Round half to even, clamp to dt's range (integer dt). */
+void nn_sat_store(void *dst, int dt, size_t i, double v);
+double nn_rne(double v);
+
+/* Convolution / pooling geometry. */
+enum { NN_PAD_NOTSET = 0, NN_PAD_SAME_UPPER, NN_PAD_SAME_LOWER, NN_PAD_VALID };
+typedef struct nn_geom_attrs {
+    int auto_pad;
+    int nk;                       /* spatial rank from kernel_shape, 0 if absent */
+    int64_t kernel[EM_MAX_RANK];
+    int np, nsd, ndl;             /* list lengths, -1 when absent */
+    bool has_pads, has_strides, has_dil;
+    int64_t pads[2 * EM_MAX_RANK];
+    int64_t strides[EM_MAX_RANK];
+    int64_t dil[EM_MAX_RANK];
+    int64_t group;
+    bool ceil_mode;
+} nn_geom_attrs;
+/* Parses auto_pad, kernel_shape, pads, strides, dilations, group, ceil_mode. */
+edgeml_status nn_geom_parse(const em_node *n, nn_geom_attrs *g, edgeml_error *err);
+typedef struct nn_geom {
+    int ns;                        /* spatial rank */
+    int64_t in[EM_MAX_RANK];       /* input spatial dims */
+    int64_t k[EM_MAX_RANK];
+    int64_t s[EM_MAX_RANK];
+    int64_t d[EM_MAX_RANK];
+    int64_t pb[EM_MAX_RANK], pe[EM_MAX_RANK];
+    int64_t out[EM_MAX_RANK];
+    size_t in_sz, k_sz, out_sz;    /* products */
+} nn_geom;
+/* Resolves the geometry of a conv/pool over input spatial dims `in` (ns of
+ * them) with kernel k (from attrs or weights). pool: ceil_mode allowed. */
+edgeml_status nn_geom_resolve(em_kctx *c, const nn_geom_attrs *a, int ns, const int64_t *in,
+                              const int64_t *k, nn_geom *g);
+
+/* Conv core shared by Conv/ConvInteger/QLinearConv. x: [N, C, in...],
+ * w: [M, C/group, k...], y: [N, M, out...]; bias may be NULL. */
+edgeml_status nn_conv_f32(em_kctx *c, const nn_geom *g, int64_t N, int64_t C, int64_t M,
+                          int64_t group, const float *x, const float *w, const float *b,
+                          float *y);
+edgeml_status nn_conv_f64(em_kctx *c, const nn_geom *g, int64_t N, int64_t C, int64_t M,
+                          int64_t group, const double *x, const double *w, const double *b,
+                          double *y);
+
+/* ---- ops ----------------------------------------------------------------- */
+#define NN_OP(name) edgeml_status nn_##name##_run(em_kctx *c)
+#define NN_PREP(name) edgeml_status nn_##name##_prepare(em_node *n, edgeml_error *err)
+
+NN_PREP(conv); NN_OP(conv); NN_OP(conv_integer); NN_OP(qlinear_conv);
+NN_PREP(convt); NN_OP(convt);
+NN_PREP(pool); NN_OP(avgpool); NN_OP(maxpool); NN_OP(lppool);
+NN_OP(gavgpool); NN_OP(gmaxpool); NN_OP(glppool); NN_OP(maxunpool); NN_OP(maxroipool);
+NN_OP(batchnorm); NN_OP(instnorm); NN_OP(layernorm); NN_OP(groupnorm); NN_OP(lrn); NN_OP(mvn);
+NN_OP(gemm); NN_OP(matmul); NN_OP(matmul_integer); NN_OP(qlinear_matmul);
+NN_OP(quantize); NN_OP(dequantize); NN_OP(dynquant);
+NN_OP(softmax); NN_OP(logsoftmax); NN_OP(hardmax);
+NN_PREP(einsum); NN_OP(einsum);
+NN_OP(det);
+
+#endif

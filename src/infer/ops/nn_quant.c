@@ -1,0 +1,182 @@
+/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear. */
+#include "nn.h"
+
+#define RET_OOM(c) return ((c)->err->code ? (c)->err->code : EDGEML_E_NOMEM)
+
+static bool is_float8(int dt) { return dt >= 17 && dt <= 20; }
+
+/* How scale/zero point map onto x: per tensor, per axis, or blocked. */
+typedef struct qmap {
+    int mode;            /* 0 tensor, 1 axis, 2 block */
+    size_t inner, D, Ds; /* inner = prod(dims after axis), D = dims[axis], Ds = scale dims[axis] */
+    int64_t block;
+} qmap;
+
+static edgeml_status qmap_make(em_kctx *c, const em_tensor *x, const em_tensor *s, const em_tensor *zp,
+                               qmap *m)
+{
+    memset(m, 0, sizeof *m);
+    if (zp) {
+        char b1[64], b2[64];
+        EM_CHECK(c, em_same_shape(s, zp) || (em_numel(s) == 1 && em_numel(zp) == 1),
+                 "zero point shape %s differs from scale shape %s",
+                 em_shape_str(zp->rank, zp->dims, b1, sizeof b1), em_shape_str(s->rank, s->dims, b2, sizeof b2));
+    }
+    int64_t block = c->node->opset >= 21 ? em_attr_int(c->node, "block_size", 0) : 0;
+    EM_CHECK(c, block >= 0, "block_size must be >= 0");
+    if (em_numel(s) == 1 && s->rank <= 1 && block == 0) { m->mode = 0; return EDGEML_OK; }
+    EM_CHECK(c, c->node->opset >= 13 || em_numel(s) == 1, "scale must be a scalar before opset 13");
+    int axis;
+    int64_t av = em_attr_int(c->node, "axis", 1);
+    EM_CHECK(c, em_axis(av, x->rank, &axis), "axis %lld out of range for rank %d", (long long)av, x->rank);
+    m->inner = 1;
+    for (int i = axis + 1; i < x->rank; i++) m->inner *= (size_t)x->dims[i];
+    m->D = (size_t)x->dims[axis];
+    char b1[64], b2[64];
+    if (block == 0) {
+        EM_CHECK(c, s->rank == 1 && (size_t)s->dims[0] == m->D,
+                 "per-axis scale must be 1-D of size %zu (axis %d), got %s", m->D, axis,
+                 em_shape_str(s->rank, s->dims, b1, sizeof b1));
+        m->mode = 1;
+        m->Ds = m->D;
+        return EDGEML_OK;
+    }
+    EM_CHECK(c, s->rank == x->rank, "blocked scale must have the rank of x");
+    for (int i = 0; i < x->rank; i++) {
+        int64_t want = i == axis ? (x->dims[i] + block - 1) / block : x->dims[i];
+        EM_CHECK(c, s->dims[i] == want, "blocked scale shape %s does not match x %s with block_size %lld",
+                 em_shape_str(s->rank, s->dims, b1, sizeof b1), em_shape_str(x->rank, x->dims, b2, sizeof b2),
+                 (long long)block);
+    }
+    m->mode = 2;
+    m->block = block;
+    m->Ds = (size_t)s->dims[axis];
+    return EDGEML_OK;
+}
+
+static inline size_t qidx(const qmap *m, size_t i)
+{
+    if (m->mode == 0) return 0;
+    size_t a = (i / m->inner) % m->D;
+    if (m->mode == 1) return a;
+    size_t outer = i / (m->inner * m->D), in = i % m->inner;
+    return (outer * m->Ds + a / (size_t)m->block) * m->inner + in;
+}
+
+NN_OP(quantize)
+{
+    const em_tensor *X = em_in(c, 0), *S = em_in(c, 1), *Z = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    EM_CHECK(c, X && S, "missing input x or y_scale");
+    EM_CHECK(c, nn_is_fp(X->dtype) || X->dtype == EDGEML_INT32, "unsupported x dtype %s", em_dtype_name(X->dtype));
+    EM_CHECK(c, nn_is_fp(S->dtype), "y_scale must be floating point");
+    int ydt = EDGEML_UINT8;
+    if (Z) ydt = Z->dtype;
+    else if (c->node->opset >= 21) {
+        int64_t od = em_attr_int(c->node, "output_dtype", 0);
+        if (od) ydt = (int)od;
+    }
+    if (is_float8(ydt) || ydt == 21 || ydt == 22)
+        return em_fail(c, EDGEML_E_UNSUPPORTED, "quantization to %s is not supported",
+                       ydt == 21 ? "uint4" : ydt == 22 ? "int4" : "float8");
+    EM_CHECK(c, ydt == EDGEML_UINT8 || ydt == EDGEML_INT8 || ydt == EDGEML_UINT16 || ydt == EDGEML_INT16,
+             "unsupported output dtype %s", em_dtype_name(ydt));
+    if (Z && c->node->opset >= 21) {
+        int64_t od = em_attr_int(c->node, "output_dtype", 0);
+        EM_CHECK(c, od == 0 || od == ydt, "output_dtype differs from the zero point dtype");
+    }
+    qmap m;
+    edgeml_status st = qmap_make(c, X, S, Z, &m);
+    if (st) return st;
+    em_tensor *Y = em_out(c, 0, ydt, X->rank, X->dims);
+    if (!Y) RET_OOM(c);
+    size_t n = em_numel(X);
+    for (size_t i = 0; i < n; i++) {
+        size_t q = qidx(&m, i);
+        double v;
+        if (X->dtype == EDGEML_INT32 || X->dtype == EDGEML_DOUBLE || S->dtype == EDGEML_DOUBLE)
+            v = em_get_f64(X->data, X->dtype, i) / em_get_f64(S->data, S->dtype, q);
+        else {
+            float xv = X->dtype == EDGEML_FLOAT ? ((const float *)X->data)[i] : (float)em_get_f64(X->data, X->dtype, i);
+            float sv = S->dtype == EDGEML_FLOAT ? ((const float *)S->data)[q] : (float)em_get_f64(S->data, S->dtype, q);
+            v = (double)(xv / sv);
+        }
+        v = nn_rne(v);
+        if (Z) v += (double)em_get_i64(Z->data, Z->dtype, q);
+        nn_sat_store(Y->data, ydt, i, v);
+    }
+    return EDGEML_OK;
+}
+
+NN_OP(dequantize)
+{
+    const em_tensor *X = em_in(c, 0), *S = em_in(c, 1), *Z = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    EM_CHECK(c, X && S, "missing input x or x_scale");
+    if (is_float8(X->dtype) || X->dtype == 21 || X->dtype == 22)
+        return em_fail(c, EDGEML_E_UNSUPPORTED, "dequantization of this dtype is not supported");
+    EM_CHECK(c, X->dtype == EDGEML_INT8 || X->dtype == EDGEML_UINT8 || X->dtype == EDGEML_INT32 ||
+                    X->dtype == EDGEML_INT16 || X->dtype == EDGEML_UINT16,
+             "unsupported x dtype %s", em_dtype_name(X->dtype));
+    EM_CHECK(c, nn_is_fp(S->dtype), "x_scale must be floating point");
+    if (Z) EM_CHECK(c, Z->dtype == X->dtype, "zero point dtype %s differs from x", em_dtype_name(Z->dtype));
+    qmap m;
+    edgeml_status st = qmap_make(c, X, S, Z, &m);
+    if (st) return st;
+    if (Z && X->dtype == EDGEML_INT32) {
+        size_t nz = em_numel(Z);
+        for (size_t i = 0; i < nz; i++)
+            EM_CHECK(c, ((const int32_t *)Z->data)[i] == 0, "int32 input needs a zero point of 0");
+    }
+    em_tensor *Y = em_out(c, 0, S->dtype, X->rank, X->dims);
+    if (!Y) RET_OOM(c);
+    size_t n = em_numel(X);
+    for (size_t i = 0; i < n; i++) {
+        size_t q = qidx(&m, i);
+        int64_t d = em_get_i64(X->data, X->dtype, i) - (Z ? em_get_i64(Z->data, Z->dtype, q) : 0);
+        if (S->dtype == EDGEML_DOUBLE)
+            ((double *)Y->data)[i] = (double)d * ((const double *)S->data)[q];
+        else {
+            float sv = S->dtype == EDGEML_FLOAT ? ((const float *)S->data)[q] : (float)em_get_f64(S->data, S->dtype, q);
+            float r = (float)d * sv;
+            if (S->dtype == EDGEML_FLOAT) ((float *)Y->data)[i] = r;
+            else em_set_f64(Y->data, S->dtype, i, r);
+        }
+    }
+    return EDGEML_OK;
+}
+
+NN_OP(dynquant)
+{
+    const em_tensor *X = em_in(c, 0);
+    EM_CHECK(c, X, "missing input x");
+    EM_CHECK(c, X->dtype == EDGEML_FLOAT, "x must be float32, got %s", em_dtype_name(X->dtype));
+    size_t n = em_numel(X);
+    const float *x = X->data;
+    float mn = 0.f, mx = 0.f;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] < mn) mn = x[i];
+        if (x[i] > mx) mx = x[i];
+        if (x[i] != x[i]) return em_fail(c, EDGEML_E_RUNTIME, "input contains NaN");
+    }
+    float scale = (mx - mn) / 255.f;
+    float zpf = scale != 0.f ? 0.f - mn / scale : 0.f;
+    if (zpf < 0.f) zpf = 0.f;
+    if (zpf > 255.f) zpf = 255.f;
+    double zp = nn_rne(zpf);
+    em_tensor *Y = em_out(c, 0, EDGEML_UINT8, X->rank, X->dims);
+    if (!Y) RET_OOM(c);
+    if (em_n_out(c) > 1) {
+        em_tensor *Ys = em_out(c, 1, EDGEML_FLOAT, 0, NULL);
+        if (!Ys) RET_OOM(c);
+        ((float *)Ys->data)[0] = scale;
+    }
+    if (em_n_out(c) > 2) {
+        em_tensor *Yz = em_out(c, 2, EDGEML_UINT8, 0, NULL);
+        if (!Yz) RET_OOM(c);
+        ((uint8_t *)Yz->data)[0] = (uint8_t)zp;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = scale != 0.f ? nn_rne((double)(x[i] / scale)) + zp : zp;
+        nn_sat_store(Y->data, EDGEML_UINT8, i, v);
+    }
+    return EDGEML_OK;
+}

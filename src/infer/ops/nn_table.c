@@ -1,0 +1,38 @@
+/* Operator table of the neural-network family (nn_*.c). */
+#include "nn.h"
+
+#define R(op, since, prep, run) {"", op, since, prep, run, NULL}
+
+const em_op_entry em_ops_nn[] = {
+    R("Conv", 1, nn_conv_prepare, nn_conv_run),
+    R("ConvInteger", 10, nn_conv_prepare, nn_conv_integer_run),
+    R("QLinearConv", 10, nn_conv_prepare, nn_qlinear_conv_run),
+    R("ConvTranspose", 1, nn_convt_prepare, nn_convt_run),
+    R("AveragePool", 1, nn_pool_prepare, nn_avgpool_run),
+    R("MaxPool", 1, nn_pool_prepare, nn_maxpool_run),
+    R("LpPool", 1, nn_pool_prepare, nn_lppool_run),
+    R("GlobalAveragePool", 1, NULL, nn_gavgpool_run),
+    R("GlobalMaxPool", 1, NULL, nn_gmaxpool_run),
+    R("GlobalLpPool", 1, nn_pool_prepare, nn_glppool_run),
+    R("MaxUnpool", 9, nn_pool_prepare, nn_maxunpool_run),
+    R("MaxRoiPool", 1, NULL, nn_maxroipool_run),
+    R("BatchNormalization", 1, NULL, nn_batchnorm_run),
+    R("InstanceNormalization", 1, NULL, nn_instnorm_run),
+    R("LayerNormalization", 17, NULL, nn_layernorm_run),
+    R("GroupNormalization", 18, NULL, nn_groupnorm_run),
+    R("LRN", 1, NULL, nn_lrn_run),
+    R("MeanVarianceNormalization", 1, NULL, nn_mvn_run),
+    R("Gemm", 1, NULL, nn_gemm_run),
+    R("MatMul", 1, NULL, nn_matmul_run),
+    R("MatMulInteger", 10, NULL, nn_matmul_integer_run),
+    R("QLinearMatMul", 10, NULL, nn_qlinear_matmul_run),
+    R("QuantizeLinear", 10, NULL, nn_quantize_run),
+    R("DequantizeLinear", 10, NULL, nn_dequantize_run),
+    R("DynamicQuantizeLinear", 11, NULL, nn_dynquant_run),
+    R("Softmax", 1, NULL, nn_softmax_run),
+    R("LogSoftmax", 1, NULL, nn_logsoftmax_run),
+    R("Hardmax", 1, NULL, nn_hardmax_run),
+    R("Einsum", 12, nn_einsum_prepare, nn_einsum_run),
+    R("Det", 11, NULL, nn_det_run),
+    {NULL, NULL, 0, NULL, NULL, NULL},
+};
