@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (apt, npm), builds edgeml twice
+# (release, and AddressSanitizer + UndefinedBehaviorSanitizer), runs the whole
+# ctest suite in both, and ends with ctest's summary line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    need=()
+    for p in cmake gcc g++ make clang libclang-rt-14-dev libonnx-testdata python3-numpy python3-onnx \
+             python3-torch python3-torchvision nodejs npm; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "test.sh: apt-get install ${need[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+fi
+tools/ensure_deps.sh >&2
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEML_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+status=0
+echo "== release build =="
+(cd build && ctest --output-on-failure -j"$jobs") || status=1
+cp -f build/tests/STATUS.md tests/conformance/STATUS.md 2>/dev/null || true
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow) || status=1
+exit $status
