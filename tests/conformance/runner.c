@@ -251,6 +251,9 @@ static int run_case(const char *dir, const char *name)
     return rc;
 }
 
+/* Present when built with LeakSanitizer: _exit() skips its exit-time check. */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
 typedef struct result {
     char name[256];
     char suite[64];
@@ -309,6 +312,10 @@ int main(int argc, char **argv)
                 close(pfd[0]);
                 alarm((unsigned)timeout);
                 int rc = run_case(dir, names[k]);
+                if (rc == 0 && __lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check()) {
+                    snprintf(why, sizeof why, "memory leak (LeakSanitizer report above)");
+                    rc = 1;
+                }
                 if (rc) { ssize_t w = write(pfd[1], why, strlen(why)); (void)w; }
                 _exit(rc);
             }

@@ -19,14 +19,14 @@ NN_PREP(convt)
     s->nop = (int)k;
     if (k > EM_MAX_RANK) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "output_padding too long"); }
     for (long i = 0; i < k; i++) {
-        if (v[i] < 0) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "negative output_padding"); }
+        if (v[i] < 0 || v[i] > INT32_MAX) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "invalid output_padding"); }
         s->opad[i] = v[i];
     }
     k = em_attr_ints(n, "output_shape", &v);
     s->nos = (int)k;
     if (k > EM_MAX_RANK + 2) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "output_shape too long"); }
     for (long i = 0; i < k; i++) {
-        if (v[i] < 0) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "negative output_shape"); }
+        if (v[i] < 0 || v[i] > INT32_MAX) { free(s); return em_node_fail(n, err, EDGEML_E_MODEL, "invalid output_shape"); }
         s->oshape[i] = v[i];
     }
     n->state = s;

@@ -44,6 +44,7 @@ static int parse_term(const char *t, size_t len, int rank, int *labels, int *ell
         else ne = rank - nlet;
         if (ne < 0) return -1;
     } else if (rank >= 0 && rank != nlet) return -1;
+    if (nlet + ne > EM_MAX_RANK) return -1;
     *ell_out = ne;
     int k = 0;
     for (size_t i = 0; i < len; i++) {

@@ -293,6 +293,10 @@ NN_OP(maxroipool)
         EM_CHECK(c, bd >= 0 && bd < (double)N && bd == floor(bd), "roi %lld has invalid batch index %g",
                  (long long)r, bd);
         int64_t b = (int64_t)bd;
+        for (int k = 1; k < 5; k++) {
+            double v = em_get_f64(R->data, R->dtype, (size_t)r * 5 + (size_t)k) * scale;
+            EM_CHECK(c, isfinite(v) && fabs(v) < 1e9, "roi %lld has an invalid coordinate", (long long)r);
+        }
         int64_t x1 = (int64_t)llround(em_get_f64(R->data, R->dtype, (size_t)r * 5 + 1) * scale);
         int64_t y1 = (int64_t)llround(em_get_f64(R->data, R->dtype, (size_t)r * 5 + 2) * scale);
         int64_t x2 = (int64_t)llround(em_get_f64(R->data, R->dtype, (size_t)r * 5 + 3) * scale);

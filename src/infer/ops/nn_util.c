@@ -136,7 +136,7 @@ static edgeml_status geom_list(const em_node *n, edgeml_error *err, const char *
         return em_node_fail(n, err, EDGEML_E_MODEL, "attribute %s has %ld values (at most %d)",
                             name, k, max);
     for (long i = 0; i < k; i++) {
-        if (positive ? v[i] < 1 : v[i] < 0)
+        if ((positive ? v[i] < 1 : v[i] < 0) || v[i] > INT32_MAX)
             return em_node_fail(n, err, EDGEML_E_MODEL, "attribute %s[%ld] = %lld is invalid",
                                 name, i, (long long)v[i]);
         dst[i] = v[i];
