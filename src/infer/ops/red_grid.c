@@ -144,14 +144,9 @@ edgeml_status red_grid_run(em_kctx *c)
                 double L = (double)X->dims[2 + i];
                 double v = s->align ? (g + 1) / 2.0 * (L - 1) : ((g + 1) * L - 1) / 2.0;
                 v = (float)v;
-                if (s->mode == GM_NEAREST) {
-                    if (r == 3) v = v >= 0 ? floor(v + 0.5) : ceil(v - 0.5);
-                    else v = nearbyint(v);
-                }
-                if (v < lo[i] || v > hi[i]) {
-                    if (s->pad == GP_BORDER) v = v < 0 ? 0 : (v > L - 1 ? L - 1 : v);
-                    else if (s->pad == GP_REFLECTION) v = red_reflect(v, lo[i], hi[i]);
-                }
+                /* Padding is applied per tap (as ONNX Runtime and PyTorch do), not
+                 * to the coordinate. */
+                if (s->mode == GM_NEAREST) v = nearbyint(v);
                 x[i] = (float)v;
             }
             /* per-dim taps */

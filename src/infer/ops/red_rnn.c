@@ -371,8 +371,10 @@ edgeml_status red_rnn_run(em_kctx *c)
             for (size_t h = 0; h < sH; h++) {
                 size_t hi = s->layout ? (b * (size_t)D + (size_t)d) * sH + h
                                       : ((size_t)d * sB + b) * sH + h;
-                if (Yh) red_setf(Yh->data, dt, hi, hs[b * sH + h]);
-                if (Yc) red_setf(Yc->data, dt, hi, cs[b * sH + h]);
+                /* a batch entry of length 0 gets zero states (as ONNX Runtime) */
+                bool z = len[b] == 0;
+                if (Yh) red_setf(Yh->data, dt, hi, z ? 0.0 : hs[b * sH + h]);
+                if (Yc) red_setf(Yc->data, dt, hi, z ? 0.0 : cs[b * sH + h]);
             }
     }
     return EDGEML_OK;
