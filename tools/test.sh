@@ -28,14 +28,22 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEML_SANITIZE=ON >/dev/nul
 cmake --build build-asan -j"$jobs"
 
 status=0
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+set -o pipefail
 echo "== release build =="
-(cd build && ctest --output-on-failure -j"$jobs") || status=1
+(cd build && ctest --output-on-failure -j"$jobs") 2>&1 | tee "$logdir/release.log" || status=1
 cp -f build/tests/STATUS.md tests/conformance/STATUS.md 2>/dev/null || true
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow) || status=1
+(cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow) 2>&1 | tee "$logdir/asan.log" || status=1
 echo "== ThreadSanitizer: sessions of one model on several threads =="
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEML_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_threads
-(cd build-tsan && ctest --output-on-failure -R threads_) || status=1
+(cd build-tsan && ctest --output-on-failure -R threads_) 2>&1 | tee "$logdir/tsan.log" || status=1
+
+# One closing line over the three ctest runs.
+cat "$logdir"/*.log | awk '/tests passed, [0-9]+ tests failed out of/ {
+    for (i = 1; i <= NF; i++) if ($i == "of") total += $(i+1); else if ($i == "failed" && $(i-1) == "tests") failed += $(i-2) }
+    END { printf "%d passed, %d failed\n", total - failed, failed; exit failed ? 1 : 0 }' || status=1
 exit $status

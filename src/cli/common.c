@@ -134,7 +134,12 @@ int cli_load_model(const char *path, edgeml_model **m)
     edgeml_status st = edgeml_model_load(path, NULL, m, &err);
     if (st != EDGEML_OK) {
         *m = NULL;
-        return cli_error(path, "%s", err.msg[0] ? err.msg : edgeml_status_str(st));
+        const char *msg = err.msg[0] ? err.msg : edgeml_status_str(st);
+        /* the library may already name the file: do not say it twice */
+        size_t n = strlen(path);
+        if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+            msg += n + 2;
+        return cli_error(path, "%s", msg);
     }
     return 0;
 }

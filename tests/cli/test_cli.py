@@ -275,8 +275,10 @@ def test_errors():
     # OUT is a file
     f = os.path.join(d, "file")
     open(f, "w").write("x")
-    expect_error(base + ["--input", "x=" + x, "--input", "y=" + y, "--output-dir", f], None,
+    expect_error(["infer", add, "--input", "x=" + x, "--input", "y=" + y, "--output-dir", f], None,
                  "output dir is a file")
+    expect_error(["infer", add, "--input", "x=" + x, "--input", "y=" + y, "--output-dir",
+                  os.path.join(f, "sub")], None, "output dir below a file")
     # failure while publishing the outputs: the second output's path is a
     # directory, so its rename fails; the first must be removed again.
     m = make_model([helper.make_node("Identity", ["x"], ["o1"]),

@@ -146,6 +146,9 @@ edgeml_status red_grid_run(em_kctx *c)
                 v = (float)v;
                 /* Padding is applied per tap (as ONNX Runtime and PyTorch do), not
                  * to the coordinate. */
+                if (v != v) v = -1e9; /* NaN: reads padding */
+                if (v < -1e9) v = -1e9;
+                if (v > 1e9) v = 1e9;
                 if (s->mode == GM_NEAREST) v = nearbyint(v);
                 x[i] = (float)v;
             }

@@ -151,6 +151,10 @@ static double red_orig_coord(const red_resize_state *s, double x, double scale, 
     }
     default: xo = (x + 0.5) / scale - 0.5; break;
     }
+    /* keep later integer conversions defined for hostile roi values */
+    if (xo != xo) xo = 0;
+    if (xo < -1e15) xo = -1e15;
+    if (xo > 1e15) xo = 1e15;
     return xo;
 }
 
@@ -189,14 +193,10 @@ static edgeml_status red_make_plan(em_kctx *c, const red_resize_state *s, red_ax
         return EDGEML_OK;
     }
     double se = (s->antialias && scale < 1) ? scale : 1.0;
-    int start, n;
-    if (s->mode == RM_LINEAR) {
-        start = (int)(floor(-1 / se) + 1);
-    } else {
-        start = (int)(floor(-2 / se) + 1);
-    }
-    n = 2 - 2 * start;
-    EM_CHECK(c, n > 0 && n <= 1 << 20, "interpolation footprint too large (scale %g)", scale);
+    double fstart = floor((s->mode == RM_LINEAR ? -1.0 : -2.0) / se) + 1;
+    EM_CHECK(c, fstart > -(double)(1 << 19), "interpolation footprint too large (scale %g)", scale);
+    int start = (int)fstart;
+    int n = 2 - 2 * start;
     p->n = n;
     size_t tot = sM * (size_t)n;
     p->idx = em_scratch(c, (tot ? tot : 1) * sizeof(int64_t));

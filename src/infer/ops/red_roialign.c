@@ -86,6 +86,8 @@ edgeml_status red_roialign_run(em_kctx *c)
                  "roi %lld is too large or not finite", (long long)n);
         int64_t gh = gfh > 0 ? (int64_t)gfh : 0, gw = gfw > 0 ? (int64_t)gfw : 0;
         double count = (double)(gh * gw > 1 ? gh * gw : 1);
+        EM_CHECK(c, (double)gh * (double)gw * (double)OH * (double)OW < (double)(1u << 28),
+                 "roi %lld needs too many samples", (long long)n);
         size_t ns = (size_t)(gh * gw);
         size_t npc = ns * OH * OW;
         red_roi_pc *pc = em_scratch(c, (npc > 0 ? npc : 1) * sizeof(red_roi_pc));
@@ -99,7 +101,7 @@ edgeml_status red_roialign_run(em_kctx *c)
                         double xx = x1 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
                         red_roi_pc *q = &pc[k];
                         double y = yy, x = xx;
-                        if (y < -1.0 || y > (double)H || x < -1.0 || x > (double)W) {
+                        if (!(y >= -1.0 && y <= (double)H && x >= -1.0 && x <= (double)W)) {
                             memset(q, 0, sizeof *q);
                             continue;
                         }
