@@ -5,6 +5,7 @@
 #
 # usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy)
 # env:   EDGEML_FUZZ_BUILD  build directory    (default /tmp/edgeml-fuzz-build)
+#        EDGEML_FUZZ_UBSAN_RECOVER=1           UBSan reports do not stop the run
 #        EDGEML_ONNX_TESTDATA                  (default /usr/share/libonnx-testdata/data)
 # Crashes go to $EDGEML_FUZZ_BUILD/artifacts/, the grown corpus stays in
 # $EDGEML_FUZZ_BUILD/corpus/<target>/ for the next run, logs in *.log.
@@ -17,9 +18,22 @@ BUILD=${EDGEML_FUZZ_BUILD:-/tmp/edgeml-fuzz-build}
 DATA=${EDGEML_ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
 PY=${EDGEML_TEST_PYTHON:-/usr/bin/python3}
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DEDGEML_FUZZ=ON -DEDGEML_SANITIZE=ON >/dev/null
-cmake --build "$BUILD" -j2 --target fuzz_model fuzz_npy >/dev/null
+if [ "${EDGEML_FUZZ_UBSAN_RECOVER:-0}" = 1 ]; then
+    # UBSan reports are printed and the run goes on (to look past a known
+    # report); ASan errors still stop it
+    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DEDGEML_FUZZ=ON -DEDGEML_SANITIZE=OFF -DCMAKE_C_FLAGS="$SAN" \
+        -DCMAKE_EXE_LINKER_FLAGS="$SAN" -DCMAKE_SHARED_LINKER_FLAGS="$SAN" >/dev/null
+else
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DEDGEML_FUZZ=ON -DEDGEML_SANITIZE=ON -DCMAKE_C_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= \
+        -DCMAKE_SHARED_LINKER_FLAGS= >/dev/null
+fi
+if ! cmake --build "$BUILD" -j2 --target fuzz_model fuzz_npy >"$BUILD/build.log" 2>&1; then
+    tail -30 "$BUILD/build.log"
+    exit 1
+fi
 
 SEEDS=$BUILD/seeds
 mkdir -p "$SEEDS/fuzz_model" "$SEEDS/fuzz_npy" "$BUILD/artifacts"
@@ -49,7 +63,11 @@ PYEOF
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048:detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if [ "${EDGEML_FUZZ_UBSAN_RECOVER:-0}" = 1 ]; then
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
+else
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
 status=0
 for t in $TARGETS; do
     mkdir -p "$BUILD/corpus/$t"
@@ -68,9 +86,9 @@ for t in $TARGETS; do
         status=1
         echo "!! $t found a problem; see $BUILD/$t.log and $BUILD/artifacts/"
     fi
-    grep -E '^#[0-9]+ +(DONE|INITED)' "$BUILD/$t.log" | tail -2 || true
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$BUILD/$t.log" | cut -c1-160 || true
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
         "$BUILD/$t.log" || true
-    grep -E 'ERROR|SUMMARY|runtime error' "$BUILD/$t.log" | head -5 || true
+    grep -E 'ERROR|SUMMARY|runtime error' "$BUILD/$t.log" | sort | uniq -c | head -20 || true
 done
 exit $status

@@ -47,17 +47,16 @@ static const char *k_help =
 
 /* ---- cleanup of what this run created (also from signal handlers) -------- */
 
-#define MAX_CLEAN 4096
+#define MAX_CLEAN 16384
 static char *g_clean[MAX_CLEAN];      /* paths, in creation order */
 static int g_clean_dir[MAX_CLEAN];    /* 1: directory (rmdir), 0: file (unlink) */
 static volatile sig_atomic_t g_nclean;
 
+/* Records path (malloc'ed; owned from now on only if 0 is returned). */
 static int track(char *path, int is_dir)
 {
-    if (g_nclean >= MAX_CLEAN) {
-        free(path);
+    if (g_nclean >= MAX_CLEAN)
         return -1;
-    }
     g_clean[g_nclean] = path;
     g_clean_dir[g_nclean] = is_dir;
     g_nclean = g_nclean + 1;
@@ -113,7 +112,8 @@ static int make_dirs(const char *out)
         if (mkdir(p, 0777) == 0) {
             char *copy = strdup(p);
             if (!copy || track(copy, 1) != 0) {
-                p[i] = saved;
+                rmdir(p);
+                free(copy);
                 free(p);
                 return cli_error(out, "out of memory");
             }
@@ -192,6 +192,7 @@ static int write_output(const char *out_dir, out_slot *o, const edgeml_tensor *t
     if (track(tmpl, 0) != 0) {
         close(fd);
         unlink(tmpl);
+        free(tmpl);
         return cli_error(what, "too many outputs");
     }
     o->tmp_path = tmpl;
@@ -395,7 +396,8 @@ int cli_cmd_infer(int argc, char **argv)
         /* track the final path before renaming so a signal removes it too */
         char *fp = strdup(outs[i].final_path);
         if (!fp || track(fp, 0) != 0) {
-            cli_error(cmd, "out of memory");
+            free(fp);
+            cli_error(cmd, "too many outputs");
             goto done;
         }
         if (rename(outs[i].tmp_path, outs[i].final_path) != 0) {

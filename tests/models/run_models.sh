@@ -15,12 +15,13 @@
 #
 # Missing tools are installed on Debian (python3-torch python3-torchvision python3-onnx
 # python3-numpy via apt-get when root; `npm ci` when node_modules is missing).
-# Tolerance (tests/models/compare.py): |a-e| <= 1e-4*max(1,max|e|) + 1e-4*|e|.
+# Tolerance (tests/models/compare.py): |a-e| <= 1e-4*max(1,max|e|) + 1e-4*|e|; third-party
+# models whose outputs are discontinuous in float rounding get the documented relaxations below.
 # Prints one line per model/opset, then "N passed, N failed"; exit status 1 on any failure.
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     [ $# -eq 1 ] && exit 0 || exit 2
 fi
 BUILD_DIR=$1
@@ -82,7 +83,9 @@ fail_line() {  # fail_line LABEL WHY
     FAILED_NAMES+=("$1")
 }
 
-# run_case LABEL MODEL INPUTDIR REF_NAME=REF_DIR...  (the ORT reference is made here)
+# run_case LABEL MODEL INPUTDIR REF_NAME=REF_DIR...  (the ORT reference is made here;
+# extra compare.py options in the array CMP_OPTS)
+CMP_OPTS=()
 run_case() {
     local label=$1 model=$2 indir=$3 out t0 t1 secs f args=() why
     shift 3
@@ -110,7 +113,7 @@ run_case() {
     fi
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1fs", b - a }')
-    if "$PY" "$COMPARE" --label "$label ($secs)" "$out/edgeml" "$@" "ort=$out/ort"; then
+    if "$PY" "$COMPARE" "${CMP_OPTS[@]}" --label "$label ($secs)" "$out/edgeml" "$@" "ort=$out/ort"; then
         PASSED=$((PASSED + 1))
     else
         FAILED=$((FAILED + 1))
@@ -127,10 +130,18 @@ for m in "${want[@]}"; do
 done
 
 for m in "${want3[@]}"; do
+    # Inputs: synthetic images in the range each model expects. Comparison (vs ORT only):
+    # - M-LSD's `scores` keeps local maxima (Equal(MaxPool(x), x)): where two neighbours are
+    #   equal in exact arithmetic, a 1-ulp difference moves the kept peak, so a few elements
+    #   (<= 1e-4 of each output) may flip; everything else must meet the usual tolerance.
+    # - the imgly ISNet is dynamically quantized (DynamicQuantizeLinear before each of its 119
+    #   ConvInteger): a 1-ulp difference in any float op (e.g. Resize) flips one quantization
+    #   step and the change propagates, so no two runtimes agree elementwise unless their float
+    #   arithmetic is bit-identical; it is checked statistically (compare.py --quantized).
     case $m in
-        mlsd*) range=0:255 ;;       # RGBA 0..255; the graph normalises to [-1, 1]
-        isnet*) range=-0.5:0.5 ;;   # imgly feeds (rgb/255 - 0.5)
-        *) range=0:1 ;;
+        mlsd*) range=0:255; CMP_OPTS=(--max-flips 1e-4) ;;  # RGBA 0..255, normalised in-graph
+        isnet*) range=-0.5:0.5; CMP_OPTS=(--quantized) ;;    # imgly feeds rgb/255 - 0.5
+        *) range=0:1; CMP_OPTS=() ;;
     esac
     indir=$WORK/inputs_$m
     if [ -f "$CACHE/npm/$m.onnx" ] &&

@@ -47,21 +47,21 @@ edgeml_status shape_constant_prepare(em_node *n, edgeml_error *err)
     case 1:
         return em_node_fail(n, err, EDGEML_E_UNSUPPORTED, "sparse_value is not supported");
     case 2:
-        if ((s = const_alloc(EDGEML_FLOAT, 0, 1, 4))) ((float *)s->buf)[0] = found->f;
+        if ((s = const_alloc(EDGEML_FLOAT, 0, 1, 4))) memcpy(s->buf, &found->f, sizeof found->f);
         break;
     case 3:
         if ((s = const_alloc(EDGEML_FLOAT, 1, (int64_t)found->n, 4)) && found->n)
             memcpy(s->buf, found->floats, found->n * 4);
         break;
     case 4:
-        if ((s = const_alloc(EDGEML_INT64, 0, 1, 8))) ((int64_t *)s->buf)[0] = found->i;
+        if ((s = const_alloc(EDGEML_INT64, 0, 1, 8))) memcpy(s->buf, &found->i, sizeof found->i);
         break;
     case 5:
         if ((s = const_alloc(EDGEML_INT64, 1, (int64_t)found->n, 8)) && found->n)
             memcpy(s->buf, found->ints, found->n * 8);
         break;
     case 6:
-        if ((s = const_alloc(EDGEML_STRING, 0, 1, sizeof(em_str)))) ((em_str *)s->buf)[0] = found->s;
+        if ((s = const_alloc(EDGEML_STRING, 0, 1, sizeof(em_str)))) memcpy(s->buf, &found->s, sizeof found->s);
         break;
     case 7:
         if ((s = const_alloc(EDGEML_STRING, 1, (int64_t)found->n, sizeof(em_str))) && found->n)

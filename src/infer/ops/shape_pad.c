@@ -48,7 +48,9 @@ static edgeml_status pad_do(em_kctx *c, const em_tensor *x, const int64_t *pb, c
     size_t total = 0;
     for (int d = 0; d < r; d++) {
         int64_t n = x->dims[d];
-        int64_t o = n + pb[d] + pe[d];
+        int64_t o;
+        if (__builtin_add_overflow(n, pb[d], &o) || __builtin_add_overflow(o, pe[d], &o))
+            return em_fail(c, EDGEML_E_RUNTIME, "pads on axis %d overflow", d);
         if (o < 0)
             return em_fail(c, EDGEML_E_RUNTIME, "pads %lld,%lld make axis %d of size %lld negative", (long long)pb[d],
                            (long long)pe[d], d, (long long)n);

@@ -240,7 +240,11 @@ edgeml_status shape_topk_run(em_kctx *c)
     memcpy(od, x->dims, (size_t)r * sizeof *od);
     od[axis] = k;
     SHAPE_OUT(yv, c, 0, x->dtype, r, od);
-    SHAPE_OUT(yi, c, 1, EDGEML_INT64, r, od);
+    int64_t *oi = NULL;
+    if (em_n_out(c) > 1) {
+        SHAPE_OUT(yi, c, 1, EDGEML_INT64, r, od);
+        oi = yi->data;
+    }
     if (!em_numel(yv)) return EDGEML_OK;
     size_t outer = 1, inner = 1, es = shape_esize(x->dtype);
     for (int d = 0; d < axis; d++) outer *= (size_t)x->dims[d];
@@ -251,7 +255,6 @@ edgeml_status shape_topk_run(em_kctx *c)
     size_t *tmp = idx + n;
     tk_ctx t = {x->dtype, x->data, 0, inner, largest ? -1 : 1};
     int (*cmp)(const void *, size_t, size_t) = x->dtype == EDGEML_FLOAT ? tk_cmp_f32 : tk_cmp;
-    int64_t *oi = yi->data;
     for (size_t a = 0; a < outer; a++)
         for (size_t i = 0; i < inner; i++) {
             t.base = a * n * inner + i;
@@ -268,7 +271,7 @@ edgeml_status shape_topk_run(em_kctx *c)
             for (int64_t j = 0; j < k; j++) {
                 size_t di = ob + (size_t)j * inner, si = t.base + idx[j] * inner;
                 memcpy((char *)yv->data + di * es, (const char *)x->data + si * es, es);
-                oi[di] = (int64_t)idx[j];
+                if (oi) oi[di] = (int64_t)idx[j];
             }
         }
     return EDGEML_OK;

@@ -142,10 +142,13 @@ edgeml_status shape_col2im_run(em_kctx *c)
     for (int d = 0; d < ns; d++) {
         if (img[d] < 0 || blk[d] < 1 || dil[d] < 1 || str[d] < 1 || pad[d] < 0 || pad[ns + d] < 0)
             return em_fail(c, EDGEML_E_RUNTIME, "invalid shape, block, dilation, stride or pad on dim %d", d);
-        int64_t eff = dil[d] * (blk[d] - 1) + 1, span = img[d] + pad[d] + pad[ns + d];
+        int64_t eff, span;
+        if (__builtin_mul_overflow(dil[d], blk[d] - 1, &eff) || __builtin_add_overflow(eff, 1, &eff) ||
+            __builtin_add_overflow(img[d], pad[d], &span) || __builtin_add_overflow(span, pad[ns + d], &span))
+            return em_fail(c, EDGEML_E_RUNTIME, "sizes on dim %d overflow", d);
         ob[d] = span >= eff ? (span - eff) / str[d] + 1 : 0;
-        K *= blk[d];
-        L *= ob[d];
+        if (__builtin_mul_overflow(K, blk[d], &K) || __builtin_mul_overflow(L, ob[d], &L))
+            return em_fail(c, EDGEML_E_RUNTIME, "block count overflows");
     }
     if (x->dims[1] % K)
         return em_fail(c, EDGEML_E_RUNTIME, "input dim 1 (%lld) not divisible by the block size %lld",
@@ -157,12 +160,10 @@ edgeml_status shape_col2im_run(em_kctx *c)
     int64_t od[EM_MAX_RANK];
     od[0] = N;
     od[1] = C;
-    int64_t P = 1;
-    for (int d = 0; d < ns; d++) {
-        od[2 + d] = img[d];
-        P *= img[d];
-    }
+    for (int d = 0; d < ns; d++) od[2 + d] = img[d];
     SHAPE_OUT(y, c, 0, x->dtype, 2 + ns, od);
+    int64_t P = 1; /* no overflow: the output was allocated */
+    for (int d = 0; d < ns; d++) P *= img[d];
     size_t on = em_numel(y);
     if (!on) return EDGEML_OK;
     bool f32 = x->dtype == EDGEML_FLOAT;

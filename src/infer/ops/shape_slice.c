@@ -74,7 +74,7 @@ edgeml_status shape_slice_run(em_kctx *c)
         } else {
             s = clamp64(s, 0, dim - 1);
             e = clamp64(e, -1, dim - 1);
-            len = (dim > 0 && s > e) ? (s - e - 1) / (-step) + 1 : 0;
+            len = (dim > 0 && s > e) ? (int64_t)((uint64_t)(s - e - 1) / ((uint64_t)0 - (uint64_t)step)) + 1 : 0;
         }
         od[a] = len;
         first[a] = len ? s : 0;
