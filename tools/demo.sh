@@ -10,7 +10,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${EDGEML_BUILD_DIR:-$ROOT/build}
-CACHE=${EDGEML_CACHE:-$HOME/.cache/edgeml/models}
+CACHE=${EDGEML_CACHE:-${HOME:-/tmp}/.cache/edgeml/models}
 PY=/usr/bin/python3
 
 . "$ROOT/tools/ensure_deps.sh"

@@ -13,7 +13,7 @@
 # error and nothing is written. The models are never committed to the repository.
 set -euo pipefail
 
-CACHEDIR=${1:-${EDGEML_CACHE:-$HOME/.cache/edgeml/models}/npm}
+CACHEDIR=${1:-${EDGEML_CACHE:-${HOME:-/tmp}/.cache/edgeml/models}/npm}
 
 # Pinned packages: name@version, sha256 of the `npm pack` tarball.
 MLSD_PKG=jp.keijiro.mlsd@1.0.0

@@ -27,7 +27,7 @@ fi
 BUILD_DIR=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 EDGEML=${EDGEML_BIN:-$BUILD_DIR/edgeml}
-CACHE=${EDGEML_CACHE:-$HOME/.cache/edgeml/models}
+CACHE=${EDGEML_CACHE:-${HOME:-/tmp}/.cache/edgeml/models}
 export EDGEML_CACHE=$CACHE
 TIMEOUT=${EDGEML_MODEL_TIMEOUT:-900}
 PY=/usr/bin/python3
