@@ -62,7 +62,7 @@ for dt in ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64
 PYEOF
 fi
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048:detect_leaks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=1024:detect_leaks=1}
 if [ "${EDGEML_FUZZ_UBSAN_RECOVER:-0}" = 1 ]; then
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
 else

@@ -17,8 +17,13 @@ PY=/usr/bin/python3
 ensure_deps build python || { echo "demo: missing dependencies (see above)" >&2; exit 1; }
 
 echo "== building edgeml in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --target edgeml -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+mkdir -p "$BUILD"
+if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release &&
+       cmake --build "$BUILD" --target edgeml -j "$(nproc 2>/dev/null || echo 2)"; } >"$BUILD/demo-build.log" 2>&1; then
+    tail -n 30 "$BUILD/demo-build.log" >&2
+    echo "demo: build failed (full log: $BUILD/demo-build.log)" >&2
+    exit 1
+fi
 EDGEML=$BUILD/edgeml
 [ -x "$EDGEML" ] || { echo "demo: $EDGEML was not built" >&2; exit 1; }
 

@@ -19,7 +19,6 @@ Models whose meta.json exists (with the requested opsets) are skipped. Run with 
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import warnings

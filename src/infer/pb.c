@@ -97,7 +97,7 @@ fail:
     return false;
 }
 
-#define FOR_FIELDS(r, f) for (pb_field f; next_field(&(r), &f);)
+#define FOR_FIELDS(r, f) for (pb_field f = { 0, 0, 0, NULL, 0 }; next_field(&(r), &f);)
 
 static char *dupstr(em_pb_ctx *c, const pb_field *f)
 {

@@ -1,6 +1,9 @@
 /* Hostile-input test of the model loader and executor.
  *
- * usage: test_hostile DATA_DIR [MUTANTS_PER_MODEL [MAX_MODELS]]
+ * usage: test_hostile DATA_DIR [MUTANTS_PER_MODEL [MAX_MODELS [PATH_SUBSTRING]]]
+ *
+ * To extract mutant K of model M: EDGEML_HOSTILE_TRACE=1 test_hostile DATA K+1 1 M
+ * leaves it in $TMPDIR/edgeml-hostile-crash.onnx (the last buffer tried).
  *
  * Takes every model.onnx of DATA_DIR/node and DATA_DIR/simple plus a few of
  * DATA_DIR/pytorch-converted, makes truncated copies (many cut points) and
@@ -16,6 +19,7 @@
  * Models using Loop/Scan are loaded but not run (a mutated trip count could
  * make a run endless). */
 #include <dirent.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,7 +172,37 @@ static int has_op(const edgeml_model_info *info, const char *op)
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* the slowest buffers, reported at the end */
+#define N_SLOW 5
+static double g_slow_s[N_SLOW];
+static char g_slow_desc[N_SLOW][300];
+
+static void try_buffer_inner(const unsigned char *src, size_t len);
 static void try_buffer(const unsigned char *src, size_t len)
+{
+    double t0 = now_s();
+    try_buffer_inner(src, len);
+    double dt = now_s() - t0;
+    if (dt > g_slow_s[N_SLOW - 1]) {
+        int k = N_SLOW - 1;
+        while (k > 0 && g_slow_s[k - 1] < dt) {
+            g_slow_s[k] = g_slow_s[k - 1];
+            memcpy(g_slow_desc[k], g_slow_desc[k - 1], sizeof g_slow_desc[k]);
+            k--;
+        }
+        g_slow_s[k] = dt;
+        snprintf(g_slow_desc[k], sizeof g_slow_desc[k], "%s", g_desc);
+    }
+}
+
+static void try_buffer_inner(const unsigned char *src, size_t len)
 {
     /* exactly sized copy: reading past the end is an ASan error */
     unsigned char *buf = malloc(len ? len : 1);
@@ -357,16 +391,40 @@ static size_t mutate(unsigned char *b, size_t len, size_t cap, const unsigned ch
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: test_hostile DATA_DIR [MUTANTS_PER_MODEL [MAX_MODELS]]\n");
+        fprintf(stderr, "usage: test_hostile DATA_DIR [MUTANTS_PER_MODEL [MAX_MODELS [PATH_SUBSTRING]]]\n");
         return 2;
     }
     const char *data = argv[1];
     long mutants = argc > 2 ? atol(argv[2]) : 200;
     long max_models = argc > 3 ? atol(argv[3]) : 100000;
+    const char *filter = argc > 4 ? argv[4] : NULL;
     const char *tmp = getenv("TMPDIR");
     snprintf(g_crash_path, sizeof g_crash_path, "%s/edgeml-hostile-crash.onnx",
              tmp && *tmp ? tmp : "/tmp");
     g_trace = getenv("EDGEML_HOSTILE_TRACE") != NULL;
+    /* A mutated attribute can legitimately ask for a huge output (a pad of
+     * 2^28 makes a 2 GB Conv output that takes a minute to compute): cap the
+     * address space so such allocations fail fast with EDGEML_E_NOMEM. ASan
+     * needs its huge shadow mapping: there max_allocation_size_mb (set by the
+     * ctest environment) does the same. EDGEML_HOSTILE_AS_MB=0 disables. */
+    int asan = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    asan = 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    asan = 1;
+#endif
+#endif
+    long as_mb = getenv("EDGEML_HOSTILE_AS_MB") ? atol(getenv("EDGEML_HOSTILE_AS_MB")) : 2048;
+    if (!asan && as_mb > 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_AS, &rl) == 0 &&
+            (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)as_mb << 20)) {
+            rl.rlim_cur = (rlim_t)as_mb << 20;
+            if (setrlimit(RLIMIT_AS, &rl) != 0)
+                perror("test_hostile: setrlimit");
+        }
+    }
     if (__sanitizer_set_death_callback)
         __sanitizer_set_death_callback(dump_current);
     signal(SIGSEGV, on_crash);
@@ -383,6 +441,16 @@ int main(int argc, char **argv)
     list_models(&models, dir, (size_t)-1);
     snprintf(dir, sizeof dir, "%s/pytorch-converted", data);
     list_models(&models, dir, 40);
+    if (filter) {
+        size_t k = 0;
+        for (size_t i = 0; i < models.n; i++) {
+            if (strstr(models.v[i], filter))
+                models.v[k++] = models.v[i];
+            else
+                free(models.v[i]);
+        }
+        models.n = k;
+    }
     if (models.n == 0) {
         fprintf(stderr, "test_hostile: no models under %s: skipped\n", data);
         return 77;
@@ -427,6 +495,8 @@ int main(int argc, char **argv)
     printf("test_hostile: %zu models (%zu load unmodified), %zu buffers: %zu loaded, %zu ran, "
            "%zu ran ok; %.1f s CPU\n",
            n_models, originals_ok, g_total, g_loaded, g_ran, g_run_ok, secs);
+    for (int k = 0; k < N_SLOW && g_slow_s[k] > 0; k++)
+        printf("  slowest: %.3f s  %s\n", g_slow_s[k], g_slow_desc[k]);
     for (size_t i = 0; i < models.n; i++)
         free(models.v[i]);
     free(models.v);
