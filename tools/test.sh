@@ -9,9 +9,12 @@ cd "$root"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
     for p in cmake gcc g++ make clang libclang-rt-14-dev libonnx-testdata python3-numpy python3-onnx \
-             python3-torch python3-torchvision nodejs npm; do
+             python3-torch python3-torchvision; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
+    # node/npm may come from Debian or from another source (nodesource ships npm inside nodejs).
+    command -v node >/dev/null || need+=(nodejs)
+    command -v npm >/dev/null || need+=(npm)
     if [ ${#need[@]} -gt 0 ]; then
         echo "test.sh: apt-get install ${need[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive

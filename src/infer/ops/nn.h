@@ -18,6 +18,27 @@ void nn_dgemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, double a
               const double *A, size_t lda, const double *B, size_t ldb, double beta,
               double *C, size_t ldc);
 
+/* ---- exact 8-bit integer GEMM (nn_igemm.c) ------------------------------
+ * Row-major C[M x N] (int32, ldc) = sum_k (A[i,k] - azp[i]) * (B[k,j] - bzp[j]),
+ * accumulated modulo 2^32 (the ONNX int32 accumulation). A is M x K (ld >= K),
+ * B is K x N (ld >= N); elements are uint8 or int8 (is_signed). Zero points:
+ * zp == NULL means 0, else zp[0] for all, or with zp_per one per row of A /
+ * per column of B. Returns false on OOM (C untouched or partial). */
+typedef struct nn_iop {
+    const void *p;
+    size_t ld;
+    bool is_signed;
+    const int32_t *zp;
+    bool zp_per;
+} nn_iop;
+enum { NN_IGEMM_AUTO = 0, NN_IGEMM_REF, NN_IGEMM_AVX2, NN_IGEMM_NVARIANTS };
+bool nn_igemm(size_t M, size_t N, size_t K, const nn_iop *A, const nn_iop *B, int32_t *C,
+              size_t ldc);
+/* Same with a forced micro-kernel (tests); the variant must be available. */
+bool nn_igemm_variant(int variant, size_t M, size_t N, size_t K, const nn_iop *A,
+                      const nn_iop *B, int32_t *C, size_t ldc);
+bool nn_igemm_available(int variant);
+
 /* ---- shared helpers (nn_util.c) ------------------------------------------ */
 static inline bool nn_is_fp(int dt)
 {

@@ -1,9 +1,11 @@
-/* Conv, ConvInteger, QLinearConv: im2col + GEMM (float: blocked nn_sgemm). */
+/* Conv, ConvInteger, QLinearConv: im2col + GEMM (float: blocked nn_sgemm;
+ * integer: exact nn_igemm on the 8-bit data). */
 #include "nn.h"
 
-/* Fills col[(c*k_sz + kidx) * out_sz + o] for c in [0, C) from x[c * in_sz ...]. */
+/* Fills col[(c*k_sz + kidx) * out_sz + o] for c in [0, C) from x[c * in_sz ...];
+ * padding positions get `pad`. */
 #define NN_DEF_IM2COL(T, NAME)                                                              \
-    static void NAME(const nn_geom *g, int64_t C, const T *x, T *col)                      \
+    static void NAME(const nn_geom *g, int64_t C, const T *x, T *col, T pad)               \
     {                                                                                       \
         int ns = g->ns;                                                                     \
         int64_t olast = g->out[ns - 1], ilast = g->in[ns - 1];                             \
@@ -35,14 +37,14 @@
                         base = base * g->in[d] + ip;                                        \
                     }                                                                       \
                     if (!ok || lo >= hi) {                                                  \
-                        for (int64_t o = 0; o < olast; o++) dst[o] = 0;                     \
+                        for (int64_t o = 0; o < olast; o++) dst[o] = pad;                   \
                         continue;                                                           \
                     }                                                                       \
                     const T *src = xc + (size_t)base * (size_t)ilast + off;                 \
-                    for (int64_t o = 0; o < lo; o++) dst[o] = 0;                            \
+                    for (int64_t o = 0; o < lo; o++) dst[o] = pad;                          \
                     if (slast == 1) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T)); \
                     else for (int64_t o = lo; o < hi; o++) dst[o] = src[o * slast];        \
-                    for (int64_t o = hi; o < olast; o++) dst[o] = 0;                        \
+                    for (int64_t o = hi; o < olast; o++) dst[o] = pad;                      \
                 }                                                                           \
             }                                                                               \
         }                                                                                   \
@@ -50,6 +52,7 @@
 
 NN_DEF_IM2COL(float, im2col_f32)
 NN_DEF_IM2COL(double, im2col_f64)
+NN_DEF_IM2COL(uint8_t, im2col_u8)
 
 static bool is_pointwise(const nn_geom *g)
 {
@@ -80,7 +83,7 @@ static bool is_pointwise(const nn_geom *g)
                 T *yg = y + ((size_t)n * (size_t)M + (size_t)(gi * Mg)) * P;                    \
                 const T *wg = w + (size_t)(gi * Mg) * K;                                        \
                 const T *bm = xg;                                                               \
-                if (!pw && K) { IM2COL(g, Cg, xg, col); bm = col; }                             \
+                if (!pw && K) { IM2COL(g, Cg, xg, col, 0); bm = col; }                          \
                 if (K == 0) { for (size_t i = 0; i < (size_t)Mg * P; i++) yg[i] = 0; }          \
                 else GEMM_CALL;                                                                 \
                 if (b)                                                                          \
@@ -191,17 +194,16 @@ static inline double qp(const em_tensor *t, int64_t m)
     return em_get_f64(t->data, t->dtype, em_numel(t) == 1 ? 0 : (size_t)m);
 }
 
-/* Shared by ConvInteger and QLinearConv: acc = conv(x - xzp, w - wzp) in double. */
-static edgeml_status qconv_acc(em_kctx *c, const em_tensor *X, const em_tensor *xzp,
-                               const em_tensor *W, const em_tensor *wzp, const em_tensor *B,
-                               nn_geom *g, int64_t *odims, double **acc_out)
+/* Validation shared by ConvInteger and QLinearConv; resolves geometry and output dims. */
+static edgeml_status qconv_setup(em_kctx *c, const em_tensor *X, const em_tensor *xzp,
+                                 const em_tensor *W, const em_tensor *wzp, const em_tensor *B,
+                                 nn_geom *g, int64_t *odims, int64_t *group)
 {
     EM_CHECK(c, X->dtype == EDGEML_INT8 || X->dtype == EDGEML_UINT8, "x must be int8 or uint8, got %s",
              em_dtype_name(X->dtype));
     EM_CHECK(c, W->dtype == EDGEML_INT8 || W->dtype == EDGEML_UINT8, "w must be int8 or uint8, got %s",
              em_dtype_name(W->dtype));
-    int64_t group;
-    edgeml_status st = conv_setup(c, X, W, g, odims, &group);
+    edgeml_status st = conv_setup(c, X, W, g, odims, group);
     if (st) return st;
     int64_t M = W->dims[0];
     if (xzp) EM_CHECK(c, xzp->dtype == X->dtype, "x zero point dtype differs from x");
@@ -212,23 +214,53 @@ static edgeml_status qconv_acc(em_kctx *c, const em_tensor *X, const em_tensor *
         EM_CHECK(c, B->dtype == EDGEML_INT32, "bias must be int32");
         EM_CHECK(c, B->rank == 1 && B->dims[0] == M, "bias must be 1-D of size %lld", (long long)M);
     }
-    size_t nx = em_numel(X), nw = em_numel(W), ny;
-    if (!em_shape_numel(X->rank, odims, &ny)) return em_fail(c, EDGEML_E_NOMEM, "output too large");
-    double *x = em_scratch(c, (nx ? nx : 1) * sizeof(double));
-    double *w = em_scratch(c, (nw ? nw : 1) * sizeof(double));
-    double *y = em_scratch(c, (ny ? ny : 1) * sizeof(double));
-    double *b = B ? em_scratch(c, (size_t)(M ? M : 1) * sizeof(double)) : NULL;
-    if (!x || !w || !y || (B && !b)) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
-    double xz = qp(xzp, 0);
-    for (size_t i = 0; i < nx; i++) x[i] = em_get_f64(X->data, X->dtype, i) - xz;
-    size_t per = M ? nw / (size_t)M : 0;
-    for (size_t i = 0; i < nw; i++) w[i] = em_get_f64(W->data, W->dtype, i) - qp(wzp, (int64_t)(i / per));
-    if (B) for (int64_t m = 0; m < M; m++) b[m] = ((const int32_t *)B->data)[m];
-    if (ny) {
-        st = nn_conv_f64(c, g, X->dims[0], X->dims[1], M, group, x, w, b, y);
-        if (st) return st;
+    return EDGEML_OK;
+}
+
+/* y[n, m, p] = sum over (c, k) of (w - wzp[m]) * (x - xzp) (+ bias[m]), int32
+ * wrapping accumulation; padding contributes 0 (im2col pads with xzp). */
+static edgeml_status qconv_compute(em_kctx *c, const nn_geom *g, int64_t group, const em_tensor *X,
+                                   const em_tensor *xzp, const em_tensor *W, const em_tensor *wzp,
+                                   const em_tensor *B, int32_t *y)
+{
+    int64_t N = X->dims[0], C = X->dims[1], M = W->dims[0];
+    int64_t Cg = C / group, Mg = M / group;
+    size_t K = (size_t)Cg * g->k_sz, P = g->out_sz;
+    if (P == 0 || N == 0 || M == 0) return EDGEML_OK;
+    int32_t *wz = em_scratch(c, (size_t)M * sizeof(int32_t));
+    if (!wz) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    for (int64_t m = 0; m < M; m++) wz[m] = (int32_t)qp(wzp, m);
+    int32_t xz = (int32_t)qp(xzp, 0);
+    uint8_t xpad = xzp ? ((const uint8_t *)xzp->data)[0] : 0; /* same bits as x's dtype */
+    bool pw = is_pointwise(g);
+    uint8_t *col = NULL;
+    if (!pw && K) {
+        size_t bytes;
+        if (__builtin_mul_overflow(K, P, &bytes))
+            return em_fail(c, EDGEML_E_NOMEM, "im2col buffer size overflows");
+        col = em_scratch(c, bytes);
+        if (!col) return em_fail(c, EDGEML_E_NOMEM, "out of memory for im2col");
     }
-    *acc_out = y;
+    bool xs = X->dtype == EDGEML_INT8, ws = W->dtype == EDGEML_INT8;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t gi = 0; gi < group; gi++) {
+            const uint8_t *xg = (const uint8_t *)X->data + ((size_t)n * (size_t)C + (size_t)(gi * Cg)) * g->in_sz;
+            int32_t *yg = y + ((size_t)n * (size_t)M + (size_t)(gi * Mg)) * P;
+            const uint8_t *wg = (const uint8_t *)W->data + (size_t)(gi * Mg) * K;
+            const uint8_t *bm = xg;
+            if (!pw && K) { im2col_u8(g, Cg, xg, col, xpad); bm = col; }
+            nn_iop a = {wg, K, ws, wz + gi * Mg, true};
+            nn_iop b = {bm, P, xs, &xz, false};
+            if (!nn_igemm((size_t)Mg, P, K, &a, &b, yg, P))
+                return em_fail(c, EDGEML_E_NOMEM, "out of memory in integer GEMM");
+            if (B)
+                for (int64_t m = 0; m < Mg; m++) {
+                    uint32_t bv = (uint32_t)((const int32_t *)B->data)[gi * Mg + m];
+                    int32_t *yr = yg + (size_t)m * P;
+                    for (size_t p = 0; p < P; p++) yr[p] = (int32_t)((uint32_t)yr[p] + bv);
+                }
+        }
+    }
     return EDGEML_OK;
 }
 
@@ -238,16 +270,13 @@ NN_OP(conv_integer)
     const em_tensor *xzp = em_n_in(c) > 2 ? em_in(c, 2) : NULL, *wzp = em_n_in(c) > 3 ? em_in(c, 3) : NULL;
     EM_CHECK(c, X && W, "missing input x or w");
     nn_geom g;
-    int64_t odims[EM_MAX_RANK];
-    double *acc;
-    edgeml_status st = qconv_acc(c, X, xzp, W, wzp, NULL, &g, odims, &acc);
+    int64_t odims[EM_MAX_RANK], group;
+    edgeml_status st = qconv_setup(c, X, xzp, W, wzp, NULL, &g, odims, &group);
     if (st) return st;
     em_tensor *Y = em_out(c, 0, EDGEML_INT32, X->rank, odims);
     if (!Y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
-    size_t ny = em_numel(Y);
-    int32_t *y = Y->data;
-    for (size_t i = 0; i < ny; i++) y[i] = (int32_t)(int64_t)acc[i];
-    return EDGEML_OK;
+    if (em_numel(Y) == 0) return EDGEML_OK;
+    return qconv_compute(c, &g, group, X, xzp, W, wzp, NULL, Y->data);
 }
 
 NN_OP(qlinear_conv)
@@ -261,9 +290,8 @@ NN_OP(qlinear_conv)
     EM_CHECK(c, xs->dtype == EDGEML_FLOAT && ws->dtype == EDGEML_FLOAT && ys->dtype == EDGEML_FLOAT,
              "scales must be float32");
     nn_geom g;
-    int64_t odims[EM_MAX_RANK];
-    double *acc;
-    edgeml_status st = qconv_acc(c, X, xzp, W, wzp, B, &g, odims, &acc);
+    int64_t odims[EM_MAX_RANK], group;
+    edgeml_status st = qconv_setup(c, X, xzp, W, wzp, B, &g, odims, &group);
     if (st) return st;
     int64_t M = W->dims[0];
     if ((st = check_qparam(c, xs, "x_scale", 0, false))) return st;
@@ -276,14 +304,20 @@ NN_OP(qlinear_conv)
     if (!Y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     size_t ny = em_numel(Y);
     if (!ny) return EDGEML_OK;
+    int32_t *acc = em_scratch(c, ny * sizeof(int32_t));
+    float *mult = em_scratch(c, (size_t)M * sizeof(float));
+    if (!acc || !mult) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    if ((st = qconv_compute(c, &g, group, X, xzp, W, wzp, B, acc))) return st;
     size_t per = ny / (size_t)odims[0] / (size_t)M;
     float xsv = ((const float *)xs->data)[0], ysv = ((const float *)ys->data)[0];
+    for (int64_t m = 0; m < M; m++) {
+        float wsv = ((const float *)ws->data)[em_numel(ws) == 1 ? 0 : m];
+        mult[m] = (xsv * wsv) / ysv;
+    }
     double yz = qp(yzp, 0);
     for (size_t i = 0; i < ny; i++) {
-        int64_t m = (int64_t)((i / per) % (size_t)M);
-        float wsv = ((const float *)ws->data)[em_numel(ws) == 1 ? 0 : m];
-        float mult = (xsv * wsv) / ysv;
-        nn_sat_store(Y->data, ydt, i, nn_rne(acc[i] * (double)mult) + yz);
+        size_t m = (i / per) % (size_t)M;
+        nn_sat_store(Y->data, ydt, i, nn_rne((double)acc[i] * (double)mult[m]) + yz);
     }
     return EDGEML_OK;
 }

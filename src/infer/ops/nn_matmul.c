@@ -214,9 +214,44 @@ NN_OP(gemm)
 }
 
 /* Integer matmul accumulation shared by MatMulInteger and QLinearMatMul:
- * acc[b, i, j] = sum_k (A - azp[i]) * (B - bzp[j]) in int64 (exact). */
+ * acc[b, i, j] = sum_k (A - azp[i]) * (B - bzp[j]), int32 wrapping accumulation
+ * (exact nn_igemm). acc == NULL: scratch is allocated (*acc_out). */
 static edgeml_status int_mm(em_kctx *c, const em_tensor *A, const em_tensor *azp, const em_tensor *B,
-                            const em_tensor *bzp, mm_plan *p, int64_t **acc_out)
+                            const em_tensor *bzp, mm_plan *p, int32_t *acc, int32_t **acc_out)
+{
+    size_t M = p->M, K = p->K, N = p->N;
+    size_t total = p->batch * M * N;
+    if (!acc) {
+        acc = em_scratch(c, (total ? total : 1) * sizeof(int32_t));
+        if (!acc) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    }
+    if (acc_out) *acc_out = acc;
+    if (!total) return EDGEML_OK;
+    size_t na = azp ? em_numel(azp) : 0, nb = bzp ? em_numel(bzp) : 0;
+    int32_t *zp = em_scratch(c, (na + nb + 1) * sizeof(int32_t));
+    if (!zp) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < na; i++) zp[i] = (int32_t)em_get_i64(azp->data, azp->dtype, i);
+    for (size_t i = 0; i < nb; i++) zp[na + i] = (int32_t)em_get_i64(bzp->data, bzp->dtype, i);
+    nn_iop a = {NULL, K, A->dtype == EDGEML_INT8, na ? zp : NULL, na > 1};
+    nn_iop b = {NULL, N, B->dtype == EDGEML_INT8, nb ? zp + na : NULL, nb > 1};
+    const uint8_t *ad = A->data, *bd = B->data;
+    bool ok = true;
+    if (p->fold && na <= 1) {
+        a.p = ad; b.p = bd;
+        ok = nn_igemm(M * p->batch, N, K, &a, &b, acc, N);
+    } else {
+        for (size_t bi = 0; ok && bi < p->batch; bi++) {
+            a.p = ad + p->aoff[bi];
+            b.p = bd + p->boff[bi];
+            ok = nn_igemm(M, N, K, &a, &b, acc + bi * M * N, N);
+        }
+    }
+    if (!ok) return em_fail(c, EDGEML_E_NOMEM, "out of memory in integer GEMM");
+    return EDGEML_OK;
+}
+
+static edgeml_status int_mm_check(em_kctx *c, const em_tensor *A, const em_tensor *azp, const em_tensor *B,
+                                  const em_tensor *bzp, mm_plan *p)
 {
     EM_CHECK(c, A->dtype == EDGEML_INT8 || A->dtype == EDGEML_UINT8, "A must be int8 or uint8, got %s",
              em_dtype_name(A->dtype));
@@ -224,7 +259,7 @@ static edgeml_status int_mm(em_kctx *c, const em_tensor *A, const em_tensor *azp
              em_dtype_name(B->dtype));
     edgeml_status st = mm_plan_make(c, A, B, p);
     if (st) return st;
-    size_t M = p->M, K = p->K, N = p->N;
+    size_t M = p->M, N = p->N;
     if (azp) {
         EM_CHECK(c, azp->dtype == A->dtype, "a zero point dtype differs from A");
         size_t n = em_numel(azp);
@@ -235,37 +270,6 @@ static edgeml_status int_mm(em_kctx *c, const em_tensor *A, const em_tensor *azp
         size_t n = em_numel(bzp);
         EM_CHECK(c, n == 1 || (n == N && B->rank >= 2), "b zero point must be a scalar or have N=%zu values", N);
     }
-    size_t total = p->batch * M * N;
-    int64_t *acc = em_scratch(c, (total ? total : 1) * sizeof(int64_t));
-    int32_t *arow = em_scratch(c, (K ? K : 1) * sizeof(int32_t));
-    if (!acc || !arow) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
-    memset(acc, 0, total * sizeof(int64_t));
-    for (size_t bi = 0; bi < p->batch; bi++)
-        for (size_t i = 0; i < M; i++) {
-            int64_t az = azp ? em_get_i64(azp->data, azp->dtype, em_numel(azp) == 1 ? 0 : i) : 0;
-            for (size_t k = 0; k < K; k++)
-                arow[k] = (int32_t)(em_get_i64(A->data, A->dtype, p->aoff[bi] + i * K + k) - az);
-            int64_t *ar = acc + (bi * M + i) * N;
-            for (size_t k = 0; k < K; k++) {
-                int64_t av = arow[k];
-                size_t bo = p->boff[bi] + k * N;
-                if (B->dtype == EDGEML_UINT8) {
-                    const uint8_t *br = (const uint8_t *)B->data + bo;
-                    for (size_t j = 0; j < N; j++) ar[j] += av * br[j];
-                } else {
-                    const int8_t *br = (const int8_t *)B->data + bo;
-                    for (size_t j = 0; j < N; j++) ar[j] += av * br[j];
-                }
-            }
-            /* subtract the b zero point term: sum_k a'[k] * bzp[j] */
-            if (bzp) {
-                int64_t sa = 0;
-                for (size_t k = 0; k < K; k++) sa += arow[k];
-                for (size_t j = 0; j < N; j++)
-                    ar[j] -= sa * em_get_i64(bzp->data, bzp->dtype, em_numel(bzp) == 1 ? 0 : j);
-            }
-        }
-    *acc_out = acc;
     return EDGEML_OK;
 }
 
@@ -275,14 +279,12 @@ NN_OP(matmul_integer)
     const em_tensor *azp = em_n_in(c) > 2 ? em_in(c, 2) : NULL, *bzp = em_n_in(c) > 3 ? em_in(c, 3) : NULL;
     EM_CHECK(c, A && B, "missing input A or B");
     mm_plan p;
-    int64_t *acc;
-    edgeml_status st = int_mm(c, A, azp, B, bzp, &p, &acc);
+    edgeml_status st = int_mm_check(c, A, azp, B, bzp, &p);
     if (st) return st;
     em_tensor *Y = em_out(c, 0, EDGEML_INT32, p.orank, p.odims);
     if (!Y) RET_OOM(c);
-    size_t n = em_numel(Y);
-    for (size_t i = 0; i < n; i++) ((int32_t *)Y->data)[i] = (int32_t)acc[i];
-    return EDGEML_OK;
+    if (em_numel(Y) == 0) return EDGEML_OK;
+    return int_mm(c, A, azp, B, bzp, &p, Y->data, NULL);
 }
 
 NN_OP(qlinear_matmul)
@@ -294,8 +296,8 @@ NN_OP(qlinear_matmul)
     EM_CHECK(c, A && as && B && bs && ys, "missing a required input");
     EM_CHECK(c, nn_is_fp(as->dtype) && nn_is_fp(bs->dtype) && nn_is_fp(ys->dtype), "scales must be floating point");
     mm_plan p;
-    int64_t *acc;
-    edgeml_status st = int_mm(c, A, azp, B, bzp, &p, &acc);
+    int32_t *acc;
+    edgeml_status st = int_mm_check(c, A, azp, B, bzp, &p);
     if (st) return st;
     EM_CHECK(c, em_numel(as) == 1 || em_numel(as) == p.M, "a_scale must be a scalar or have M values");
     EM_CHECK(c, em_numel(bs) == 1 || em_numel(bs) == p.N, "b_scale must be a scalar or have N values");
@@ -306,6 +308,8 @@ NN_OP(qlinear_matmul)
     em_tensor *Y = em_out(c, 0, ydt, p.orank, p.odims);
     if (!Y) RET_OOM(c);
     size_t n = em_numel(Y);
+    if (!n) return EDGEML_OK;
+    if ((st = int_mm(c, A, azp, B, bzp, &p, NULL, &acc))) return st;
     float ysv = (float)em_get_f64(ys->data, ys->dtype, 0);
     double yz = yzp ? em_get_f64(yzp->data, yzp->dtype, 0) : 0.0;
     for (size_t i = 0; i < n; i++) {

@@ -152,11 +152,37 @@ NN_OP(dynquant)
     size_t n = em_numel(X);
     const float *x = X->data;
     float mn = 0.f, mx = 0.f;
-    for (size_t i = 0; i < n; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (x[i] > mx) mx = x[i];
-        if (x[i] != x[i]) return em_fail(c, EDGEML_E_RUNTIME, "input contains NaN");
+    bool nan = false;
+    size_t i0 = 0;
+    {
+        /* per-lane partial min/max over fixed-size chunks (vectorises); exact */
+        enum { CH = 16 };
+        float mnv[CH], mxv[CH];
+        int nanv[CH];
+        for (int j = 0; j < CH; j++) { mnv[j] = 0.f; mxv[j] = 0.f; nanv[j] = 0; }
+        for (; i0 + CH <= n; i0 += CH) {
+            float xb[CH];
+            memcpy(xb, x + i0, sizeof xb);
+            for (int j = 0; j < CH; j++) {
+                float v = xb[j];
+                mnv[j] = v < mnv[j] ? v : mnv[j];
+                mxv[j] = v > mxv[j] ? v : mxv[j];
+                nanv[j] |= v != v;
+            }
+        }
+        for (int j = 0; j < CH; j++) {
+            mn = mnv[j] < mn ? mnv[j] : mn;
+            mx = mxv[j] > mx ? mxv[j] : mx;
+            nan |= nanv[j] != 0;
+        }
     }
+    for (size_t i = i0; i < n; i++) {
+        float v = x[i];
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        nan |= v != v;
+    }
+    if (nan) return em_fail(c, EDGEML_E_RUNTIME, "input contains NaN");
     float scale = (mx - mn) / 255.f;
     float zpf = scale != 0.f ? 0.f - mn / scale : 0.f;
     if (zpf < 0.f) zpf = 0.f;
@@ -174,9 +200,31 @@ NN_OP(dynquant)
         if (!Yz) RET_OOM(c);
         ((uint8_t *)Yz->data)[0] = (uint8_t)zp;
     }
-    for (size_t i = 0; i < n; i++) {
-        double v = scale != 0.f ? nn_rne((double)(x[i] / scale)) + zp : zp;
-        nn_sat_store(Y->data, EDGEML_UINT8, i, v);
+    uint8_t *y = Y->data;
+    if (scale == 0.f) {
+        if (n) memset(y, (int)zp, n);
+        return EDGEML_OK;
     }
+    /* Round half to even by adding 1.5 * 2^52 (exact for |v| < 2^51): same result
+     * as nn_rne + nn_sat_store without the libm call. Every x lies in [mn, mx], so
+     * |x / scale| <= bound; fixed-size chunks over local copies let gcc vectorise. */
+    float bound = (mx > -mn ? mx : -mn) / scale;
+    size_t i = 0;
+    if (bound < 0x1p51f) {
+        enum { CH = 16 };
+        for (; i + CH <= n; i += CH) {
+            float xb[CH];
+            uint8_t yb[CH];
+            memcpy(xb, x + i, sizeof xb);
+            for (int j = 0; j < CH; j++) {
+                double r = (((double)(xb[j] / scale) + 0x1.8p52) - 0x1.8p52) + zp;
+                r = r < 0.0 ? 0.0 : r;
+                r = r > 255.0 ? 255.0 : r;
+                yb[j] = (uint8_t)(int32_t)r;
+            }
+            memcpy(y + i, yb, sizeof yb);
+        }
+    }
+    for (; i < n; i++) nn_sat_store(y, EDGEML_UINT8, i, nn_rne((double)(x[i] / scale)) + zp);
     return EDGEML_OK;
 }
