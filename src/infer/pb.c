@@ -534,7 +534,7 @@ static edgeml_status parse_attr(em_pb_ctx *c, const pb_field *af, em_attr *a)
             if (f.wt == 5) {
                 uint32_t b = (uint32_t)f.v;
                 memcpy(&a->floats[fi++], &b, 4);
-            } else if (f.wt == 2) { /* packed; count_packed checked n % 4 == 0 */
+            } else if (f.wt == 2 && f.n) { /* packed; count_packed checked n % 4 == 0 */
                 memcpy(&a->floats[fi], f.s, f.n);
                 fi += f.n / 4;
             }
