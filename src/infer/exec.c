@@ -383,8 +383,9 @@ long em_attr_ints(const em_node *n, const char *name, const int64_t **out)
 {
     const em_attr *a = em_attr_get(n, name);
     if (!a || (a->type != EM_ATTR_INTS && a->type != EM_ATTR_INT)) { *out = NULL; return -1; }
+    static const int64_t none[1];
     if (a->type == EM_ATTR_INT) { *out = &a->i; return 1; }
-    *out = a->ints;
+    *out = a->ints ? a->ints : none; /* never NULL: callers may memcpy 0 bytes from it */
     return (long)a->n;
 }
 
@@ -392,8 +393,9 @@ long em_attr_floats(const em_node *n, const char *name, const float **out)
 {
     const em_attr *a = em_attr_get(n, name);
     if (!a || (a->type != EM_ATTR_FLOATS && a->type != EM_ATTR_FLOAT)) { *out = NULL; return -1; }
+    static const float none[1];
     if (a->type == EM_ATTR_FLOAT) { *out = &a->f; return 1; }
-    *out = a->floats;
+    *out = a->floats ? a->floats : none;
     return (long)a->n;
 }
 

@@ -540,6 +540,7 @@ static edgeml_status parse_attr(em_pb_ctx *c, const pb_field *af, em_attr *a)
             }
             break;
         case 8: {
+            if (!a->ints) break; /* only empty occurrences (ni == 0) */
             uint64_t *tmp = (uint64_t *)(a->ints + ii);
             size_t pos = 0;
             if (!unpack(&f, 0, tmp, &pos, ni - ii)) return BAD(c, "malformed ints attribute");
