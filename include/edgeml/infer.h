@@ -84,6 +84,7 @@ typedef struct edgeml_value_info {
     int rank;                /* -1 when the model does not declare a shape */
     const int64_t *dims;     /* dims[i] < 0 when symbolic or unknown */
     const char *const *dim_names; /* dim_names[i]: the symbol, or NULL */
+    int has_default;         /* inputs: 1 when an initializer gives a default (may be left unset) */
 } edgeml_value_info;
 
 typedef struct edgeml_opset {

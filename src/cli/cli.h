@@ -73,6 +73,9 @@ int cli_inputs_add(cli_inputs *in, const char *spec, const char *cmd);
  * .npy files, checks dtype and rank. Returns 0 or prints and returns
  * CLI_EXIT_FAIL. */
 int cli_inputs_load(cli_inputs *in, const edgeml_model *m);
+/* Every input the model requires (no default, not optional) is given: 0, or
+ * prints which is missing and returns CLI_EXIT_FAIL. */
+int cli_inputs_check_required(const cli_inputs *in, const edgeml_model *m);
 /* Finds a loaded input by name, or NULL. */
 const cli_input *cli_inputs_find(const cli_inputs *in, const char *name);
 /* Sets every input on the session (copied). 0 or prints and CLI_EXIT_FAIL. */

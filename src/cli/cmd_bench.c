@@ -145,8 +145,8 @@ static int make_random_inputs(const edgeml_model *m, const cli_inputs *given,
         edgeml_value_info vi;
         if (edgeml_model_input(m, i, &vi) != EDGEML_OK)
             continue;
-        if (cli_inputs_find(given, vi.name))
-            continue;
+        if (cli_inputs_find(given, vi.name) || vi.has_default)
+            continue; /* given, or the model's initializer is its value */
         char what[400];
         snprintf(what, sizeof what, "input %s", cli_q(vi.name));
         if (vi.kind != EDGEML_KIND_TENSOR)

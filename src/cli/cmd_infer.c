@@ -344,7 +344,7 @@ int cli_cmd_infer(int argc, char **argv)
         goto done;
     }
 
-    if (cli_inputs_load(&inputs, m) != 0)
+    if (cli_inputs_load(&inputs, m) != 0 || cli_inputs_check_required(&inputs, m) != 0)
         goto done;
 
     struct sigaction sa;

@@ -32,7 +32,8 @@ static void text_values(const edgeml_model *m, int outputs)
         char shape[1024];
         cli_format_shape(&vi, shape, sizeof shape);
         if (vi.kind == EDGEML_KIND_TENSOR)
-            printf("  %s  %s %s\n", cli_q(vi.name), edgeml_dtype_name(vi.dtype), shape);
+            printf("  %s  %s %s%s\n", cli_q(vi.name), edgeml_dtype_name(vi.dtype), shape,
+                   vi.has_default ? "  (optional: defaults to its initializer)" : "");
         else
             printf("  %s  %s of %s %s\n", cli_q(vi.name), kind_name(vi.kind),
                    edgeml_dtype_name(vi.dtype), shape);
@@ -50,7 +51,10 @@ static void json_values(const edgeml_model *m, int outputs)
             continue;
         printf("%s{\"name\": ", i ? ", " : "");
         cli_json_str(stdout, vi.name);
-        printf(", \"kind\": \"%s\", \"dtype\": ", kind_name(vi.kind));
+        printf(", \"kind\": \"%s\", ", kind_name(vi.kind));
+        if (!outputs)
+            printf("\"has_default\": %s, ", vi.has_default ? "true" : "false");
+        printf("\"dtype\": ");
         cli_json_str(stdout, edgeml_dtype_name(vi.dtype));
         printf(", \"shape\": ");
         if (vi.rank < 0) {

@@ -127,6 +127,21 @@ int cli_inputs_load(cli_inputs *in, const edgeml_model *m)
     return 0;
 }
 
+int cli_inputs_check_required(const cli_inputs *in, const edgeml_model *m)
+{
+    size_t nin = edgeml_model_num_inputs(m);
+    for (size_t i = 0; i < nin; i++) {
+        edgeml_value_info vi;
+        if (edgeml_model_input(m, i, &vi) != EDGEML_OK || vi.has_default ||
+            vi.kind == EDGEML_KIND_OPTIONAL || cli_inputs_find(in, vi.name))
+            continue;
+        char what[400];
+        snprintf(what, sizeof what, "input %s", cli_q(vi.name));
+        return cli_error(what, "missing: the model requires it (give --input %s=FILE.npy)", cli_q(vi.name));
+    }
+    return 0;
+}
+
 const cli_input *cli_inputs_find(const cli_inputs *in, const char *name)
 {
     for (size_t k = 0; k < in->n; k++)

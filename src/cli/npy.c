@@ -235,7 +235,7 @@ static int lex_shape(lexer *L, npy_info *out)
     }
     int saw_comma = 0;
     for (;;) {
-        int64_t d;
+        int64_t d = 0;
         if (out->rank >= NPY_MAX_RANK)
             return fail(L->why, L->whylen, "shape has more than %d dimensions", NPY_MAX_RANK);
         if (lex_dim(L, &d))

@@ -536,6 +536,7 @@ static void fill_info(const em_vinfo *vi, edgeml_value_info *o)
     o->rank = vi->rank;
     o->dims = vi->dims;
     o->dim_names = (const char *const *)vi->dim_names;
+    o->has_default = 0;
 }
 
 static void count_ops(struct edgeml_model *m, const em_graph *g, bool top)
@@ -624,6 +625,7 @@ static edgeml_status load_buffer(struct edgeml_model *m, const uint8_t *buf, siz
         for (size_t i = 0; i < g->n_inputs; i++) {
             if (g->slots[g->inputs[i]].has_default != (pass == 1)) continue;
             fill_info(&g->in_info[i], &m->inputs[m->n_inputs]);
+            m->inputs[m->n_inputs].has_default = pass == 1;
             m->input_slots[m->n_inputs++] = g->inputs[i];
         }
     for (size_t i = 0; i < g->n_outputs; i++) {
