@@ -87,6 +87,11 @@ _ed_build() {
     command -v cmake >/dev/null 2>&1 || missing+=(cmake)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
     command -v make >/dev/null 2>&1 || missing+=(make)
+    # libraries the deployment modules link (JSON, archives, HTTP, crypto, SQL)
+    local p
+    for p in pkg-config libjansson-dev libarchive-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
     [ ${#missing[@]} -eq 0 ] && return 0
     _ed_apt_install "${missing[@]}"
 }
