@@ -506,17 +506,19 @@ static edgeml_status parse_attr(em_pb_ctx *c, const pb_field *af, em_attr *a)
     }
     a->n = a->type == EM_ATTR_FLOATS ? nf : a->type == EM_ATTR_INTS ? ni : a->type == EM_ATTR_STRINGS ? ns
          : a->type == EM_ATTR_TENSORS ? nt : a->type == EM_ATTR_GRAPHS ? ng : 0;
-    if (nf) {
-        a->floats = em_arena_calloc(c->arena, nf, sizeof(float));
-        if (!a->floats) return EDGEML_E_NOMEM;
-    }
-    if (ni) {
-        a->ints = em_arena_calloc(c->arena, ni, sizeof(int64_t));
-        if (!a->ints) return EDGEML_E_NOMEM;
-    }
-    if (ns && !(a->strings = em_arena_calloc(c->arena, ns, sizeof(em_str)))) return EDGEML_E_NOMEM;
-    if (nt && !(a->tensors = em_arena_calloc(c->arena, nt, sizeof(em_tensor)))) return EDGEML_E_NOMEM;
-    if (ng && !(a->graphs = em_arena_calloc(c->arena, ng, sizeof(em_graph *)))) return EDGEML_E_NOMEM;
+    /* Kernels index a list by a->n, which follows the declared type. A model
+     * may declare one type and fill another list (or none): size every list
+     * to at least a->n, padded with empty values, so no kernel can read past
+     * one whatever the attribute's type says. */
+    size_t mf = nf > a->n ? nf : a->n, mi = ni > a->n ? ni : a->n, ms = ns > a->n ? ns : a->n;
+    size_t mt = nt > a->n ? nt : a->n, mg = ng > a->n ? ng : a->n;
+    if (mf && !(a->floats = em_arena_calloc(c->arena, mf, sizeof(float)))) return EDGEML_E_NOMEM;
+    if (mi && !(a->ints = em_arena_calloc(c->arena, mi, sizeof(int64_t)))) return EDGEML_E_NOMEM;
+    if (ms && !(a->strings = em_arena_calloc(c->arena, ms, sizeof(em_str)))) return EDGEML_E_NOMEM;
+    if (mt && !(a->tensors = em_arena_calloc(c->arena, mt, sizeof(em_tensor)))) return EDGEML_E_NOMEM;
+    if (mg && !(a->graphs = em_arena_calloc(c->arena, mg, sizeof(em_graph *)))) return EDGEML_E_NOMEM;
+    for (size_t k = ns; k < ms; k++) a->strings[k].data = "";
+    for (size_t k = nt; k < mt; k++) { a->tensors[k].dtype = EDGEML_FLOAT; a->tensors[k].rank = 1; }
     size_t fi = 0, ii = 0, si = 0, ti = 0, gi = 0;
     r.p = af->s;
     FOR_FIELDS(r, f) {
@@ -554,6 +556,8 @@ static edgeml_status parse_attr(em_pb_ctx *c, const pb_field *af, em_attr *a)
         }
         if (st) return st;
     }
+    if (a->type == EM_ATTR_GRAPH && !a->g) return BAD(c, "attribute '%s' is a graph without one", a->name);
+    if (a->type == EM_ATTR_TENSOR && !a->t) return BAD(c, "attribute '%s' is a tensor without one", a->name);
     return EDGEML_OK;
 }
 
