@@ -1,0 +1,10 @@
+# Unpacking, the content-addressed store, activation (src/deploy/dep_{hash,unpack,store}.c).
+if(TARGET edgeml_deploy)
+  add_executable(dep_tool ${CMAKE_CURRENT_LIST_DIR}/dep_tool.c)
+  target_link_libraries(dep_tool PRIVATE edgeml_deploy)
+  add_test(NAME deploy_store_unit COMMAND dep_tool selftest)
+  add_test(NAME deploy_store COMMAND /bin/bash ${CMAKE_CURRENT_LIST_DIR}/test_store.sh $<TARGET_FILE:dep_tool>)
+  add_test(NAME deploy_store_fullfs COMMAND /bin/bash ${CMAKE_CURRENT_LIST_DIR}/test_store_fullfs.sh $<TARGET_FILE:dep_tool>)
+  set_tests_properties(deploy_store deploy_store_fullfs PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS deploy)
+  set_tests_properties(deploy_store_unit PROPERTIES LABELS deploy)
+endif()
