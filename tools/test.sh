@@ -40,7 +40,7 @@ echo "== release build =="
 cp -f build/tests/STATUS.md tests/conformance/STATUS.md 2>/dev/null || true
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow) 2>&1 | tee "$logdir/asan.log" || status=1
+(cd build-asan && ctest --output-on-failure -j"$jobs" -LE "slow|install") 2>&1 | tee "$logdir/asan.log" || status=1
 echo "== ThreadSanitizer: sessions of one model on several threads =="
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEML_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_threads
