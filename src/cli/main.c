@@ -9,6 +9,7 @@
     X(infer, "run a model once on .npy inputs, write each output to OUT/<name>.npy")      \
     X(inspect, "print a model's IR version, opsets, inputs/outputs, ops and parameters") \
     X(bench, "measure load time, run latency and peak memory")                          \
+    X(validate, "check a group definition (Greengrass v1 shapes), one line per violation") \
     X(version, "print the edgeml version")
 
 #define CLI_DECLARE(name, help) int cli_cmd_##name(int argc, char **argv);

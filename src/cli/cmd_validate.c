@@ -1,0 +1,117 @@
+/* edgeml validate GROUP.json: checks a group definition (src/group). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+
+static void help(void)
+{
+    printf("usage: edgeml validate [--allow-run-as-root] GROUP.json\n\n"
+           "Checks a group definition (Greengrass v1 shapes: Core, Functions, Resources,\n"
+           "Subscriptions, Loggers; see src/group/README.md) against every rule and prints\n"
+           "each violation on its own line on stdout: 'GROUP.json: <json path>: <message>'.\n"
+           "A valid document prints one summary line.\n\n"
+           "  --allow-run-as-root  the core allows functions to run as root (RunAs Uid/Gid 0)\n\n"
+           "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n");
+}
+
+/* Reads at most GRP_MAX_DOC_BYTES + 1 bytes (grp_load refuses the excess). */
+static int read_doc(const char *path, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_error(path, "cannot open: %s", strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        if (n == cap) {
+            if (cap > GRP_MAX_DOC_BYTES)
+                break;
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!b)
+        return cli_error(path, "out of memory reading the document");
+    if (err) {
+        free(b);
+        return cli_error(path, "read error");
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int cli_cmd_validate(int argc, char **argv)
+{
+    const char *path = NULL;
+    grp_options opt = {0};
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            help();
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--allow-run-as-root") == 0)
+            opt.allow_run_as_root = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("validate", "unknown option %s", cli_q(argv[i]));
+        else if (path)
+            return cli_usage("validate", "unexpected argument %s", cli_q(argv[i]));
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return cli_usage("validate", "missing GROUP.json");
+
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_doc(path, &buf, &len))
+        return CLI_EXIT_FAIL;
+    grp_doc *doc = NULL;
+    grp_status st = grp_load(buf, len, &opt, &doc);
+    free(buf);
+    if (st == GRP_E_NOMEM)
+        return cli_error(path, "out of memory validating the document");
+
+    const char *name = cli_esc(path);
+    for (size_t i = 0; i < doc->n_diags; i++) {
+        const grp_diag *d = &doc->diags[i];
+        if (d->line > 0)
+            printf("%s:%d:%d: %s\n", name, d->line, d->column, d->msg);
+        else if (d->path[0])
+            printf("%s: %s: %s\n", name, d->path, d->msg);
+        else
+            printf("%s: %s\n", name, d->msg);
+    }
+    if (doc->n_dropped)
+        printf("%s: %zu more violations not shown\n", name, doc->n_dropped);
+    int rc = CLI_EXIT_FAIL;
+    if (st == GRP_OK) {
+        const grp_group *g = doc->group;
+        printf("%s: valid: %zu functions, %zu resources, %zu subscriptions, %zu loggers\n", name,
+               g->n_functions, g->n_resources, g->n_subscriptions, g->n_loggers);
+        rc = CLI_EXIT_OK;
+    } else if (st == GRP_E_INVALID) {
+        size_t n = doc->n_diags + doc->n_dropped;
+        fprintf(stderr, "edgeml: %s: invalid group definition: %zu violation%s\n", name, n,
+                n == 1 ? "" : "s");
+    }
+    fflush(stdout);
+    grp_doc_free(doc);
+    return rc;
+}
