@@ -3,7 +3,7 @@
 # directory and runs each for SECONDS, one after the other, starting from a
 # seed corpus of real models (ONNX backend test data) and .npy files.
 #
-# usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy)
+# usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy fuzz_group)
 # env:   EDGEML_FUZZ_BUILD  build directory    (default /tmp/edgeml-fuzz-build)
 #        EDGEML_FUZZ_UBSAN_RECOVER=1           UBSan reports do not stop the run
 #        EDGEML_ONNX_TESTDATA                  (default /usr/share/libonnx-testdata/data)
@@ -12,7 +12,7 @@
 set -eu
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-fuzz_model fuzz_npy}
+TARGETS=${*:-fuzz_model fuzz_npy fuzz_group}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${EDGEML_FUZZ_BUILD:-/tmp/edgeml-fuzz-build}
 DATA=${EDGEML_ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
@@ -30,13 +30,15 @@ else
         -DEDGEML_FUZZ=ON -DEDGEML_SANITIZE=ON -DCMAKE_C_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= \
         -DCMAKE_SHARED_LINKER_FLAGS= >/dev/null
 fi
-if ! cmake --build "$BUILD" -j2 --target fuzz_model fuzz_npy >"$BUILD/build.log" 2>&1; then
+if ! cmake --build "$BUILD" -j2 --target $TARGETS >"$BUILD/build.log" 2>&1; then
     tail -30 "$BUILD/build.log"
     exit 1
 fi
 
 SEEDS=$BUILD/seeds
-mkdir -p "$SEEDS/fuzz_model" "$SEEDS/fuzz_npy" "$BUILD/artifacts"
+mkdir -p "$SEEDS/fuzz_model" "$SEEDS/fuzz_npy" "$SEEDS/fuzz_group" "$BUILD/artifacts"
+# group documents: the validator's own fixtures (a full v1 export and one per rule)
+[ -n "$(ls -A "$SEEDS/fuzz_group")" ] || cp "$ROOT"/tests/group/fixtures/*.json "$ROOT"/tests/group/fixtures/rules/*.json "$SEEDS/fuzz_group/" 2>/dev/null || true
 # model seeds: every model.onnx of the test data, named after its directory
 if [ -z "$(ls -A "$SEEDS/fuzz_model")" ]; then
     for d in "$DATA"/node/*/ "$DATA"/simple/*/ "$DATA"/pytorch-converted/*/ "$DATA"/pytorch-operator/*/; do

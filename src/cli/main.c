@@ -10,6 +10,8 @@
     X(inspect, "print a model's IR version, opsets, inputs/outputs, ops and parameters") \
     X(bench, "measure load time, run latency and peak memory")                          \
     X(validate, "check a group definition (Greengrass v1 shapes), one line per violation") \
+    X(deploy, "deploy a group definition's ML resources under --root (atomic activation)") \
+    X(status, "show the deployments and active resources under --root")                 \
     X(version, "print the edgeml version")
 
 #define CLI_DECLARE(name, help) int cli_cmd_##name(int argc, char **argv);

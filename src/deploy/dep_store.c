@@ -293,7 +293,9 @@ int dep_store_has(int storefd, const char *sha)
     struct stat sb;
     if (fstatat(storefd, sha, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
         return 1;
-    int fd = dup(storefd);
+    /* A fresh descriptor, not dup(): dups share the directory read position,
+     * so a second call would start at the end and find nothing. */
+    int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
@@ -384,7 +386,9 @@ static dep_status ensure_view(int storefd, const char *sha, const dep_owner *o, 
     }
     /* Another view of the same content? */
     char src[NAME_MAX + 1] = "";
-    int fd = dup(storefd);
+    /* A fresh descriptor, not dup(): dups share the directory read position,
+     * so a second call would start at the end and find nothing. */
+    int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)

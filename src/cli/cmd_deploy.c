@@ -1,0 +1,273 @@
+/* edgeml deploy GROUP.json [--root DIR] [--keep N]: makes the device converge
+ * on a group definition's ML resources (src/deploy/dep_deploy.h). */
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dep_deploy.h"
+#include "group.h"
+
+#define DEFAULT_ROOT "/var/lib/edgeml"
+
+static void help(void)
+{
+    printf("usage: edgeml deploy GROUP.json [--root DIR] [--keep N] [--parallel N]\n\n"
+           "Validates the group definition (as 'edgeml validate'), then fetches every ML\n"
+           "resource (S3MachineLearningModelResourceData: s3://, http(s)://, file:// or a path;\n"
+           "SageMakerMachineLearningModelResourceData: a training job ARN) into DIR's store,\n"
+           "and only when all are ready makes DIR/resources/<Id> point at the new versions.\n"
+           "Unchanged sources transfer and unpack nothing. One deployment at a time per DIR.\n\n"
+           "  --root DIR      deployment root (default " DEFAULT_ROOT ")\n"
+           "  --keep N        previous versions kept per resource (default 1)\n"
+           "  --parallel N    resources fetched at the same time (default 4, at most 16)\n\n"
+           "Progress (bytes, rate, phase per resource) is shown when stderr is a terminal.\n"
+           "Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error.\n");
+}
+
+static int read_doc(const char *path, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_error(path, "cannot open: %s", strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        if (n == cap) {
+            if (cap > GRP_MAX_DOC_BYTES)
+                break;
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!b)
+        return cli_error(path, "out of memory reading the document");
+    if (err) {
+        free(b);
+        return cli_error(path, "read error");
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* ---- progress on a terminal ---- */
+
+typedef struct prog_row {
+    dep_phase ph;
+    uint64_t bytes, total;
+    double rate;
+} prog_row;
+
+typedef struct prog {
+    const dep_resource *res;
+    prog_row *rows;
+    size_t n;
+    int tty, drawn;
+    double last;
+} prog;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human(uint64_t b, char *out, size_t cap)
+{
+    if (b >= (1u << 30))
+        snprintf(out, cap, "%.2f GiB", (double)b / (1u << 30));
+    else if (b >= (1u << 20))
+        snprintf(out, cap, "%.1f MiB", (double)b / (1u << 20));
+    else if (b >= 1024)
+        snprintf(out, cap, "%.1f KiB", (double)b / 1024);
+    else
+        snprintf(out, cap, "%llu B", (unsigned long long)b);
+}
+
+static void prog_draw(prog *p)
+{
+    if (p->drawn)
+        fprintf(stderr, "\033[%zuA", p->n);
+    for (size_t i = 0; i < p->n; i++) {
+        const prog_row *r = &p->rows[i];
+        char b[32], t[32] = "", rt[40] = "";
+        human(r->bytes, b, sizeof b);
+        if (r->total)
+            human(r->total, t, sizeof t);
+        if (r->ph == DEP_PH_FETCH && r->rate > 0) {
+            char x[32];
+            human((uint64_t)r->rate, x, sizeof x);
+            snprintf(rt, sizeof rt, "  %s/s", x);
+        }
+        fprintf(stderr, "\r\033[K  %-24.24s %-10s %s%s%s%s\n", cli_esc(p->res[i].id),
+                dep_phase_name(r->ph), b, r->total ? " / " : "", t, rt);
+    }
+    fflush(stderr);
+    p->drawn = 1;
+    p->last = now_s();
+}
+
+static void prog_cb(void *ctx, size_t idx, dep_phase ph, uint64_t bytes, uint64_t total,
+                    double rate)
+{
+    prog *p = ctx;
+    if (idx >= p->n)
+        return;
+    prog_row *r = &p->rows[idx];
+    int changed = r->ph != ph;
+    r->ph = ph;
+    if (ph != DEP_PH_FAILED) {
+        r->bytes = bytes;
+        r->total = total;
+        r->rate = rate;
+    }
+    if (p->tty && (changed || now_s() - p->last >= 0.2))
+        prog_draw(p);
+}
+
+int cli_cmd_deploy(int argc, char **argv)
+{
+    const char *path = NULL, *root = DEFAULT_ROOT, *v;
+    int64_t keep = 1, par = 4;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if (cli_is_help(argv[i])) {
+            help();
+            return CLI_EXIT_OK;
+        }
+        if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "deploy"))) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (!v[0])
+                return cli_usage("deploy", "--root needs a directory");
+            root = v;
+        } else if ((m = cli_opt_value(argc, argv, &i, "--keep", &v, "deploy"))) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (cli_parse_i64(v, &keep) || keep < 0 || keep > 64)
+                return cli_usage("deploy", "--keep wants 0..64, not %s", cli_q(v));
+        } else if ((m = cli_opt_value(argc, argv, &i, "--parallel", &v, "deploy"))) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (cli_parse_i64(v, &par) || par < 1 || par > 16)
+                return cli_usage("deploy", "--parallel wants 1..16, not %s", cli_q(v));
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("deploy", "unknown option %s", cli_q(argv[i]));
+        } else if (path) {
+            return cli_usage("deploy", "unexpected argument %s", cli_q(argv[i]));
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path)
+        return cli_usage("deploy", "missing GROUP.json");
+
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_doc(path, &buf, &len))
+        return CLI_EXIT_FAIL;
+    grp_doc *doc = NULL;
+    grp_status gs = grp_load(buf, len, NULL, &doc);
+    free(buf);
+    if (gs == GRP_E_NOMEM)
+        return cli_error(path, "out of memory validating the document");
+    const char *name = cli_esc(path);
+    if (gs != GRP_OK) {
+        for (size_t i = 0; i < doc->n_diags; i++) {
+            const grp_diag *d = &doc->diags[i];
+            if (d->line > 0)
+                fprintf(stderr, "%s:%d:%d: %s\n", name, d->line, d->column, d->msg);
+            else if (d->path[0])
+                fprintf(stderr, "%s: %s: %s\n", name, d->path, d->msg);
+            else
+                fprintf(stderr, "%s: %s\n", name, d->msg);
+        }
+        if (doc->n_dropped)
+            fprintf(stderr, "%s: %zu more violations not shown\n", name, doc->n_dropped);
+        size_t n = doc->n_diags + doc->n_dropped;
+        fprintf(stderr, "edgeml: %s: invalid group definition: %zu violation%s; nothing deployed\n",
+                name, n, n == 1 ? "" : "s");
+        grp_doc_free(doc);
+        return CLI_EXIT_FAIL;
+    }
+    const grp_group *g = doc->group;
+    dep_resource *res = calloc(g->n_resources ? g->n_resources : 1, sizeof *res);
+    prog_row *rows = calloc(g->n_resources ? g->n_resources : 1, sizeof *rows);
+    if (!res || !rows) {
+        free(res);
+        free(rows);
+        grp_doc_free(doc);
+        return cli_error(path, "out of memory");
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_resources; i++) {
+        const grp_resource *r = &g->resources[i];
+        if (r->kind != GRP_RES_S3_MODEL && r->kind != GRP_RES_SAGEMAKER_MODEL)
+            continue;
+        dep_resource *d = &res[n++];
+        d->id = r->id;
+        d->source = r->source;
+        d->sha256 = r->sha256;
+        if (r->owner.present) {
+            d->group_owner = r->owner.group_owner;
+            d->permission = r->owner.group_permission == GRP_PERM_RW   ? "rw"
+                            : r->owner.group_permission == GRP_PERM_RO ? "ro"
+                                                                       : NULL;
+        }
+    }
+    prog pr = {res, rows, n, isatty(2) && n, 0, 0};
+    dep_deploy_opts o = {0};
+    o.root = root;
+    o.group_path = path;
+    o.res = res;
+    o.n_res = n;
+    o.keep = (unsigned)keep;
+    o.parallel = (unsigned)par;
+    o.progress = prog_cb;
+    o.ctx = &pr;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(res);
+        free(rows);
+        grp_doc_free(doc);
+        return cli_error(path, "cannot initialise libcurl");
+    }
+    int64_t id = 0;
+    dep_err e = {{0}};
+    dep_status st = dep_deploy(&o, &id, &e);
+    if (pr.tty && pr.drawn)
+        prog_draw(&pr);
+    curl_global_cleanup();
+    int rc = CLI_EXIT_OK;
+    if (st) {
+        rc = cli_error(path, "%s", e.msg[0] ? e.msg : dep_strerror(st));
+    } else {
+        size_t unchanged = 0;
+        for (size_t i = 0; i < n; i++)
+            unchanged += rows[i].ph == DEP_PH_UNCHANGED;
+        printf("%s: deployment #%lld: Success: %zu ML resource%s (%zu unchanged) under %s\n",
+               cli_esc(path), (long long)id, n, n == 1 ? "" : "s", unchanged, cli_esc(root));
+        fflush(stdout);
+    }
+    free(res);
+    free(rows);
+    grp_doc_free(doc);
+    return rc;
+}

@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+"""End-to-end tests of `edgeml deploy` / `edgeml status` against the loopback
+S3 harness (tests/deploy/s3: s3rver behind a SigV4-checking proxy) and local
+file sources. Usage: deploy_test.py EDGEML HARNESS_DIR WORK_DIR
+Exit 77 when node/s3rver is missing (the file:// tests still run first)."""
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+
+EDGEML, HARNESS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+passed = failed = 0
+
+
+def ok(name):
+    global passed
+    passed += 1
+    print(f"PASS {name}", flush=True)
+
+
+def bad(name, why):
+    global failed
+    failed += 1
+    print(f"FAIL {name}: {why}", flush=True)
+
+
+def check(name, cond, why=""):
+    (ok if cond else lambda n: bad(n, why))(name)
+    return cond
+
+
+def targz(files, extra=None):
+    """tar.gz bytes of {path: bytes}; extra(tarfile) may add raw members."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w:gz") as t:
+        for p, data in sorted(files.items()):
+            ti = tarfile.TarInfo(p)
+            ti.size = len(data)
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+        if extra:
+            extra(t)
+    return b.getvalue()
+
+
+def group(resources):
+    res = []
+    for rid, uri, kind in resources:
+        if kind == "sm":
+            data = {"SageMakerMachineLearningModelResourceData": {
+                "DestinationPath": f"/ml/{rid}", "SageMakerJobArn": uri}}
+        else:
+            data = {"S3MachineLearningModelResourceData": {
+                "DestinationPath": f"/ml/{rid}", "S3Uri": uri}}
+        res.append({"Id": rid, "Name": rid, "ResourceDataContainer": data})
+    return {"Core": {"Cores": [{"Id": "core",
+                                "ThingArn": "arn:aws:iot:us-east-1:123456789012:thing/C",
+                                "CertificateArn": "arn:aws:iot:us-east-1:123456789012:cert/abc",
+                                "SyncShadow": False}]},
+            "Resources": {"Resources": res}}
+
+
+def write_group(path, resources):
+    with open(path, "w") as f:
+        json.dump(group(resources), f)
+    return path
+
+
+ENV = dict(os.environ)
+for k in list(ENV):
+    if k.startswith("AWS_"):
+        del ENV[k]
+ENV.update(AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY="S3RVER", AWS_REGION="us-east-1",
+           HOME=WORK)
+
+
+def deploy(g, root, env=None, **kw):
+    return subprocess.run([EDGEML, "deploy", g, "--root", root], env=env or ENV,
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def status_json(root):
+    p = subprocess.run([EDGEML, "status", "--root", root, "--json"], env=ENV,
+                       capture_output=True, text=True, timeout=30)
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return None
+
+
+def tree(d):
+    """{relative path: bytes} of the regular files under d (following the top link)."""
+    out = {}
+    for r, ds, fs in os.walk(d):
+        for n in fs:
+            p = os.path.join(r, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, d)] = f.read()
+    return out
+
+
+def store_entries(root):
+    s = os.path.join(root, "store")
+    return sorted(os.listdir(s)) if os.path.isdir(s) else []
+
+
+def active(root, rid):
+    try:
+        return os.readlink(os.path.join(root, "resources", rid))
+    except OSError:
+        return None
+
+
+rnd = random.Random(44)
+V1 = {"model.onnx": bytes(rnd.getrandbits(8) for _ in range(200000)), "labels.txt": b"cat\ndog\n",
+      "sub/deeper/w.bin": bytes(rnd.getrandbits(8) for _ in range(5000))}
+V2 = dict(V1, **{"labels.txt": b"cat\ndog\nbird\n", "new.txt": b"v2"})
+V3 = {"big.bin": bytes(rnd.getrandbits(8) for _ in range(6 << 20))}
+
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+
+# ---------------- file sources ----------------
+def test_files():
+    root = os.path.join(WORK, "froot")
+    pkg = os.path.join(WORK, "m.tar.gz")
+    with open(pkg, "wb") as f:
+        f.write(targz(V1))
+    g = write_group(os.path.join(WORK, "fg.json"), [("F1", "file://" + pkg, "s3"),
+                                                     ("F2", pkg, "s3")])
+    p = deploy(g, root)
+    if not check("file: deploy", p.returncode == 0, p.stderr.strip()):
+        return
+    check("file: content byte for byte", tree(os.path.join(root, "resources/F1")) == V1 and
+          tree(os.path.join(root, "resources/F2")) == V1, "content differs")
+    before = store_entries(root)
+    p = deploy(g, root)
+    check("file: redeploy unchanged", p.returncode == 0 and "(2 unchanged)" in p.stdout and
+          store_entries(root) == before, p.stdout + p.stderr)
+    with open(pkg, "wb") as f:
+        f.write(targz(V2))
+    p = deploy(g, root)
+    check("file: changed file -> new version", p.returncode == 0 and
+          tree(os.path.join(root, "resources/F1")) == V2, p.stderr.strip())
+    # invalid document: nothing changed, exit 1, violations named
+    bad_g = os.path.join(WORK, "bad.json")
+    d = group([("F1", "relative/path.tar.gz", "s3")])
+    d["Resources"]["Resources"][0]["Id"] = "bad id!"
+    with open(bad_g, "w") as f:
+        json.dump(d, f)
+    fresh = os.path.join(WORK, "fresh")
+    p = deploy(bad_g, fresh)
+    check("invalid group: exit 1, nothing created", p.returncode == 1 and
+          not os.path.exists(fresh) and "Resources.Resources[0].Id" in p.stderr, p.stderr)
+    # a missing file -> Failure, previous stays
+    g2 = write_group(os.path.join(WORK, "fg2.json"),
+                     [("F1", "file://" + pkg, "s3"), ("F2", pkg + ".missing", "s3")])
+    was = active(root, "F1"), active(root, "F2")
+    p = deploy(g2, root)
+    st = status_json(root)
+    check("file: missing source -> Failure, nothing switched",
+          p.returncode == 1 and "F2:" in p.stderr and (active(root, "F1"), active(root, "F2")) == was
+          and st and st["deployments"][0]["status"] == "Failure" and
+          "F2:" in (st["deployments"][0]["error"] or ""), p.stderr)
+    # usage
+    p = subprocess.run([EDGEML, "deploy"], capture_output=True, text=True)
+    check("usage: exit 2", p.returncode == 2, p.stderr)
+
+
+test_files()
+
+# ---------------- S3 ----------------
+sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(WORK, "h")],
+                    capture_output=True, text=True)
+if sp.returncode == 77:
+    print("SKIP s3 tests: node or s3rver missing")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 77)
+if sp.returncode != 0:
+    bad("harness", sp.stderr.strip())
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1)
+PORT = sp.stdout.strip()
+BASE = f"http://127.0.0.1:{PORT}"
+ENV["AWS_ENDPOINT_URL_S3"] = BASE
+ENV["AWS_ENDPOINT_URL_SAGEMAKER"] = BASE
+
+
+def ctl(method, path, data=None):
+    req = urllib.request.Request(BASE + "/__ctl/" + path, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+
+
+def put(key, data):
+    ctl("PUT", "object/bucket/" + key, data)
+
+
+def stats():
+    return json.loads(ctl("GET", "stats"))
+
+
+def test_s3():
+    root = os.path.join(WORK, "root")
+    R = os.path.join(root, "resources/R1")
+    put("models/m.tar.gz", targz(V1))
+    g = write_group(os.path.join(WORK, "g.json"), [("R1", "s3://bucket/models/m.tar.gz", "s3")])
+    p = deploy(g, root)
+    if not check("s3: deploy tar.gz", p.returncode == 0, p.stderr.strip()):
+        return
+    check("s3: content byte for byte", tree(R) == V1, "content differs")
+    st = status_json(root)
+    check("status --json: Success, resource listed", st and st["deployments"][0]["status"] ==
+          "Success" and st["resources"][0]["id"] == "R1" and st["resources"][0]["etag"] and
+          st["resources"][0]["store_path"] == os.path.basename(active(root, "R1")), str(st))
+    p = subprocess.run([EDGEML, "status", "--root", root], capture_output=True, text=True)
+    check("status text", p.returncode == 0 and "Success" in p.stdout and
+          "s3://bucket/models/m.tar.gz" in p.stdout, p.stdout + p.stderr)
+
+    # unchanged: zero body bytes, no new store entry
+    before = store_entries(root)
+    ctl("POST", "reset")
+    t0 = time.monotonic()
+    p = deploy(g, root)
+    dt = time.monotonic() - t0
+    s = stats()
+    check("s3: redeploy unchanged: 0 body bytes, no new store entry",
+          p.returncode == 0 and s["bodyBytes"] == 0 and 304 in s["statuses"] and
+          store_entries(root) == before, f"{p.stderr} {s} {store_entries(root)} vs {before}")
+    print(f"  (unchanged redeploy took {dt * 1000:.0f} ms)")
+
+    # change: new version active, the previous one kept
+    v1 = active(root, "R1")
+    put("models/m.tar.gz", targz(V2))
+    p = deploy(g, root)
+    v2 = active(root, "R1")
+    check("s3: changed object -> new version, previous kept",
+          p.returncode == 0 and tree(R) == V2 and v2 != v1 and
+          os.path.isdir(os.path.join(root, "store", os.path.basename(v1))), p.stderr.strip())
+
+    def still_v2(name, p, want):
+        st = status_json(root)
+        err = st["deployments"][0]["error"] if st else None
+        check(name, p.returncode == 1 and want in p.stderr and active(root, "R1") == v2 and
+              tree(R) == V2 and st["deployments"][0]["status"] == "Failure" and
+              want in (err or "") and p.stderr.count("\n") == 1,
+              f"rc={p.returncode} stderr={p.stderr!r} err={err!r}")
+
+    # wrong secret -> 403, previous active
+    put("models/m.tar.gz", targz(V1 | {"x": b"3"}))
+    env = dict(ENV, AWS_SECRET_ACCESS_KEY="wrong")
+    still_v2("s3: wrong secret -> Failure naming 403, previous active", deploy(g, root, env=env),
+             "HTTP 403")
+    # missing key -> 404
+    g404 = write_group(os.path.join(WORK, "g404.json"), [("R1", "s3://bucket/models/none.tar.gz",
+                                                          "s3")])
+    still_v2("s3: missing key -> Failure naming 404", deploy(g404, root), "404")
+    # corrupt archive
+    gz = targz(V1)
+    put("models/corrupt.tar.gz", gz[:100] + bytes(200) + gz[300:])
+    gc = write_group(os.path.join(WORK, "gc.json"), [("R1", "s3://bucket/models/corrupt.tar.gz",
+                                                       "s3")])
+    still_v2("s3: corrupt archive -> Failure, previous active", deploy(gc, root), "R1:")
+
+    def evil(t):
+        ti = tarfile.TarInfo("../../evil.txt")
+        ti.size = 4
+        t.addfile(ti, io.BytesIO(b"evil"))
+    put("models/evil.tar.gz", targz({"ok.txt": b"ok"}, evil))
+    ge = write_group(os.path.join(WORK, "ge.json"), [("R1", "s3://bucket/models/evil.tar.gz",
+                                                       "s3")])
+    still_v2("s3: path-traversal archive -> Failure naming the entry", deploy(ge, root),
+             "evil.txt")
+    check("s3: traversal left nothing outside", not os.path.exists(os.path.join(WORK,
+                                                                                "evil.txt")))
+    # two resources, the second fails: the first is not switched
+    put("models/r2.tar.gz", targz({"r2": b"r2"}))
+    g2 = write_group(os.path.join(WORK, "g2.json"), [("R1", "s3://bucket/models/m.tar.gz", "s3"),
+                                                     ("R2", "s3://bucket/models/none.tar.gz",
+                                                      "s3")])
+    p = deploy(g2, root)
+    check("s3: all or nothing (R2 fails, R1 not switched)", p.returncode == 1 and
+          "R2:" in p.stderr and active(root, "R1") == v2 and active(root, "R2") is None, p.stderr)
+
+    # kill -9 mid-download, concurrent deploy refused, then a new deploy resumes and succeeds
+    big = targz(V3)
+    put("models/big.tar.gz", big)
+    gb = write_group(os.path.join(WORK, "gb.json"), [("R1", "s3://bucket/models/big.tar.gz",
+                                                       "s3")])
+    ctl("POST", "reset")
+    ctl("POST", "cut?after=1000000")
+    proc = subprocess.Popen([EDGEML, "deploy", gb, "--root", root], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dl = os.path.join(root, "downloads")
+
+    # downloads/<Id>.<first 16 hex of sha256(source)>.part (+ .etag when kept)
+    want = os.path.join(dl, "R1." + hashlib.sha256(b"s3://bucket/models/big.tar.gz")
+                        .hexdigest()[:16] + ".part")
+
+    def find_part():
+        return want if os.path.exists(want + ".etag") else None
+    part = None
+    t_end = time.monotonic() + 20
+    # after the cut the fetcher keeps the partial file and its validator, then
+    # waits 0.5 s before it retries
+    while time.monotonic() < t_end and not part:
+        part = find_part()
+        time.sleep(0.005)
+    have_part = part is not None and os.path.getsize(part) > 0
+    ctl("POST", "fail?status=503&count=50")  # the retries (after >= 0.5 s) get 503s
+    time.sleep(0.2)
+    p = deploy(gb, root)
+    check("concurrent deploy refused naming the pid", p.returncode == 1 and
+          f"another deployment is in progress (pid {proc.pid})" in p.stderr, p.stderr)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    check("kill -9 mid-download: partial download left", have_part and active(root, "R1") == v2
+          and tree(R) == V2, "no partial file seen")
+    kept = os.path.getsize(part) if part and os.path.exists(part) else -1
+    ctl("POST", "reset")
+    p = deploy(gb, root)
+    s = stats()
+    print(f"  (kept {kept} bytes of {len(big)}; then transferred {s['bodyBytes']})")
+    st = status_json(root)
+    check("after kill -9: next deploy succeeds (resumed)", p.returncode == 0 and
+          tree(R) == V3 and s["bodyBytes"] == len(big) - kept and
+          any(d["status"] == "Failure" and "interrupted" in (d["error"] or "")
+              for d in st["deployments"]), f"{p.stderr} {s}")
+    # GC: keep 1 previous: v1 is gone now, v2 kept
+    check("gc keeps one previous version", not os.path.exists(os.path.join(
+        root, "store", os.path.basename(v1))) and os.path.exists(os.path.join(
+            root, "store", os.path.basename(v2))), str(store_entries(root)))
+    # SageMaker training job -> its model artifacts
+    ctl("PUT", "job/job-1", b"s3://bucket/models/r2.tar.gz")
+    gs = write_group(os.path.join(WORK, "gs.json"), [
+        ("R1", "s3://bucket/models/big.tar.gz", "s3"),
+        ("SM", "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-1", "sm")])
+    p = deploy(gs, root)
+    check("sagemaker job resource", p.returncode == 0 and
+          tree(os.path.join(root, "resources/SM")) == {"r2": b"r2"} and tree(R) == V3, p.stderr)
+    st = status_json(root)
+    check("status --json parses, newest first", st is not None and
+          [d["id"] for d in st["deployments"]] == sorted((d["id"] for d in st["deployments"]),
+                                                           reverse=True) and
+          {r["id"] for r in st["resources"]} == {"R1", "SM"}, str(st))
+
+
+try:
+    test_s3()
+except Exception as ex:  # a crash of the test is a failure, not a pass
+    bad("s3 tests", repr(ex))
+finally:
+    subprocess.run(["/bin/sh", os.path.join(HARNESS, "stop.sh"), os.path.join(WORK, "h")])
+if not failed:
+    shutil.rmtree(WORK, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
