@@ -48,6 +48,10 @@ void cli_format_shape(const edgeml_value_info *vi, char *buf, size_t n);
 
 /* JSON string literal of s (quotes included) to f. */
 void cli_json_str(FILE *f, const char *s);
+/* Reads a whole file into *buf (malloc'd; caller frees), stopping once more
+ * than `max` bytes are read (the caller's parser refuses the excess).
+ * 0, or prints and returns CLI_EXIT_FAIL. */
+int cli_read_file(const char *path, size_t max, char **buf, size_t *len);
 
 /* ---- --input NAME=FILE.npy handling (inputs.c) ---- */
 

@@ -18,44 +18,6 @@ static void help(void)
            "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n");
 }
 
-/* Reads at most GRP_MAX_DOC_BYTES + 1 bytes (grp_load refuses the excess). */
-static int read_doc(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cli_error(path, "cannot open: %s", strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            if (cap > GRP_MAX_DOC_BYTES)
-                break;
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!b)
-        return cli_error(path, "out of memory reading the document");
-    if (err) {
-        free(b);
-        return cli_error(path, "read error");
-    }
-    *buf = b;
-    *len = n;
-    return 0;
-}
 
 int cli_cmd_validate(int argc, char **argv)
 {
@@ -80,7 +42,7 @@ int cli_cmd_validate(int argc, char **argv)
 
     char *buf = NULL;
     size_t len = 0;
-    if (read_doc(path, &buf, &len))
+    if (cli_read_file(path, GRP_MAX_DOC_BYTES, &buf, &len))
         return CLI_EXIT_FAIL;
     grp_doc *doc = NULL;
     grp_status st = grp_load(buf, len, &opt, &doc);

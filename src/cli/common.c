@@ -207,3 +207,41 @@ void cli_json_str(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+int cli_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_error(path, "cannot open: %s", strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        if (n == cap) {
+            if (cap > max)
+                break;
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!b)
+        return cli_error(path, "out of memory reading the file");
+    if (err) {
+        free(b);
+        return cli_error(path, "read error");
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
