@@ -86,17 +86,28 @@ static dep_modes view_modes(const dep_owner *o)
     return m;
 }
 
+/* A directory stream over dfd with its own read position: dup() would share
+ * dfd's offset, so a second walk of the same directory would see nothing. */
+static DIR *dir_stream(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        close(fd);
+    return d;
+}
+
+
 /* ---- tree walks ---- */
 
 static dep_status apply_rec(int dfd, const dep_modes *m, int depth, const char *name, dep_err *e)
 {
     if (depth > ST_MAX_DEPTH)
         return dep_errf(e, DEP_EIO, "%s: tree deeper than %d", name, ST_MAX_DEPTH);
-    int dup_fd = dup(dfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    DIR *d = dir_stream(dfd);
     if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
         return dep_errf(e, DEP_EIO, "%s: %s", name, strerror(errno));
     }
     dep_status st = DEP_OK;
@@ -161,11 +172,8 @@ static dep_status rm_rec(int dfd, int depth, dep_err *e)
 {
     if (depth > ST_MAX_DEPTH)
         return dep_errf(e, DEP_EIO, "remove: tree deeper than %d", ST_MAX_DEPTH);
-    int dup_fd = dup(dfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    DIR *d = dir_stream(dfd);
     if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
         return dep_errf(e, DEP_EIO, "remove: %s", strerror(errno));
     }
     dep_status st = DEP_OK;
@@ -242,11 +250,8 @@ static dep_status copy_rec(int sfd, int dfd, int depth, dep_err *e)
 {
     if (depth > ST_MAX_DEPTH)
         return dep_errf(e, DEP_EIO, "copy: tree deeper than %d", ST_MAX_DEPTH);
-    int dup_fd = dup(sfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    DIR *d = dir_stream(sfd);
     if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
         return dep_errf(e, DEP_EIO, "copy: %s", strerror(errno));
     }
     dep_status st = DEP_OK;
@@ -293,15 +298,9 @@ int dep_store_has(int storefd, const char *sha)
     struct stat sb;
     if (fstatat(storefd, sha, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
         return 1;
-    /* A fresh descriptor, not dup(): dups share the directory read position,
-     * so a second call would start at the end and find nothing. */
-    int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = dir_stream(storefd);
+    if (!d)
         return 0;
-    }
     int found = 0;
     struct dirent *de;
     while (!found && (de = readdir(d)))
