@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,42 @@ struct dd_run {
     int storefd;
     pthread_mutex_t mu;   /* next, cancel, progress calls */
     pthread_mutex_t unpack_mu; /* one unpack into the store at a time */
+    const char *stop_at;  /* test hook (see dd_stop_at); NULL when off */
+    unsigned stopped;     /* phases already stopped at, one bit each (under mu) */
 };
+
+/* Test hook for crash tests (tests/deploy/crash_test.py): with the
+ * environment variable EDGEML_DEPLOY_STOP_AT set to a phase name, the process
+ * stops itself (raise(SIGSTOP)) once when it reaches that phase, so that a
+ * test can check the disk at that instant and kill -9 it exactly there; a
+ * SIGCONT lets it go on unchanged. Phases:
+ *   after-download-start  a download has written at least 256 KiB (or all of a
+ *                         smaller object) into downloads/
+ *   mid-unpack            an unpack has written its first entry into store/.tmp-*
+ *   before-activate       every resource is ready, none switched yet
+ *   mid-activate          the first resource is switched, the others not yet
+ *   after-activate        every resource is switched, the deployment not yet
+ *                         recorded as Success
+ * Unset (the normal case), it costs one getenv per deployment. */
+enum { DD_STOP_DL = 1, DD_STOP_UNPACK = 2, DD_STOP_BEFORE = 4, DD_STOP_MID = 8,
+       DD_STOP_AFTER = 16 };
+
+static void dd_stop_at(dd_run *run, unsigned bit, const char *phase)
+{
+    if (!run->stop_at || strcmp(run->stop_at, phase) != 0)
+        return;
+    /* The pool's phases run on its threads; activation runs after the pool
+     * is joined and its mutex destroyed, on this thread alone. */
+    int pooled = bit == DD_STOP_DL || bit == DD_STOP_UNPACK;
+    if (pooled)
+        pthread_mutex_lock(&run->mu);
+    int first = !(run->stopped & bit);
+    run->stopped |= bit;
+    if (pooled)
+        pthread_mutex_unlock(&run->mu);
+    if (first)
+        raise(SIGSTOP);
+}
 
 static void dd_progress(dd_run *run, size_t idx, dep_phase ph, uint64_t bytes, uint64_t total,
                         double rate)
@@ -79,6 +115,8 @@ static int dd_fetch_cb(void *ctx, uint64_t bytes, uint64_t total, double rate)
 {
     dd_item *it = ctx;
     dd_progress(it->run, it->idx, DEP_PH_FETCH, bytes, total, rate);
+    if (bytes >= 256 * 1024 || (total && bytes >= total))
+        dd_stop_at(it->run, DD_STOP_DL, "after-download-start");
     return dd_cancelled(it->run);
 }
 
@@ -88,6 +126,8 @@ static int dd_unpack_cb(void *ctx, uint64_t bytes_in, uint64_t bytes_out, const 
     (void)entry;
     dd_item *it = ctx;
     dd_progress(it->run, it->idx, DEP_PH_UNPACK, bytes_in, it->cur.size, 0);
+    if (bytes_out > 0)
+        dd_stop_at(it->run, DD_STOP_UNPACK, "mid-unpack");
     return dd_cancelled(it->run);
 }
 
@@ -391,6 +431,7 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
     dd_run run;
     memset(&run, 0, sizeof run);
     run.storefd = -1;
+    run.stop_at = getenv("EDGEML_DEPLOY_STOP_AT");
     if ((st = dd_mkdirs(o->root, 0755, e)) || (st = dd_lock(o->root, &lockfd, e))) {
         free(items);
         return st;
@@ -476,8 +517,11 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
         goto out;
     }
     size_t done = 0;
+    dd_stop_at(&run, DD_STOP_BEFORE, "before-activate");
     for (; done < o->n_res; done++) {
         dd_item *it = &items[done];
+        if (done == 1)
+            dd_stop_at(&run, DD_STOP_MID, "mid-activate");
         if (dep_active(o->root, it->r->id, was[done], sizeof was[done], &e2) != DEP_OK)
             was[done][0] = 0;
         if ((st = dep_activate(o->root, it->r->id, it->cur.sha256, &it->owner, o->keep, &e2))) {
@@ -499,6 +543,7 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
         st = dd_fail(s, *id, st, e);
         goto out;
     }
+    dd_stop_at(&run, DD_STOP_AFTER, "after-activate");
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < o->n_res && !st; i++) {
         dd_item *it = &items[i];

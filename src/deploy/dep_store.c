@@ -334,11 +334,8 @@ dep_status dep_store_recover(const char *root, dep_err *e)
         int fd = open_sub(root, subs[i], 1, e, &st);
         if (fd < 0)
             return st;
-        int fd2 = dup(fd);
-        DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+        DIR *d = dir_stream(fd);
         if (!d) {
-            if (fd2 >= 0)
-                close(fd2);
             close(fd);
             return dep_errf(e, DEP_EIO, "%s/%s: %s", root, subs[i], strerror(errno));
         }
@@ -385,13 +382,8 @@ static dep_status ensure_view(int storefd, const char *sha, const dep_owner *o, 
     }
     /* Another view of the same content? */
     char src[NAME_MAX + 1] = "";
-    /* A fresh descriptor, not dup(): dups share the directory read position,
-     * so a second call would start at the end and find nothing. */
-    int fd = openat(storefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = dir_stream(storefd);
     if (!d) {
-        if (fd >= 0)
-            close(fd);
         return dep_errf(e, DEP_EIO, "store: %s", strerror(errno));
     }
     struct dirent *de;
@@ -625,11 +617,8 @@ dep_status dep_gc(const char *root, unsigned keep, dep_err *e)
         return st;
     }
     refs r = {0};
-    int fd = dup(resfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = dir_stream(resfd);
     if (!d) {
-        if (fd >= 0)
-            close(fd);
         st = dep_errf(e, DEP_EIO, "resources: %s", strerror(errno));
         goto out;
     }
@@ -650,11 +639,8 @@ dep_status dep_gc(const char *root, unsigned keep, dep_err *e)
     closedir(d);
     if (st)
         goto out;
-    fd = dup(storefd);
-    d = fd >= 0 ? fdopendir(fd) : NULL;
+    d = dir_stream(storefd);
     if (!d) {
-        if (fd >= 0)
-            close(fd);
         st = dep_errf(e, DEP_EIO, "store: %s", strerror(errno));
         goto out;
     }
