@@ -1,14 +1,20 @@
 /* JSON paths and violations. */
 #include "grp_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-size_t grp_push_key(grp_ctx *c, const char *key)
+/* Appends one formatted path segment; on overflow the path is marked cut and
+ * left as it was. Returns the mark to pop back to. */
+static size_t push(grp_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t push(grp_ctx *c, const char *fmt, ...)
 {
     size_t mark = c->path_len;
-    int n = snprintf(c->path + c->path_len, sizeof c->path - c->path_len, "%s%s",
-                     c->path_len ? "." : "", key);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(c->path + c->path_len, sizeof c->path - c->path_len, fmt, ap);
+    va_end(ap);
     if (n < 0 || (size_t)n >= sizeof c->path - c->path_len) {
         c->path_cut = true;
         c->path[mark] = 0;
@@ -18,17 +24,14 @@ size_t grp_push_key(grp_ctx *c, const char *key)
     return mark;
 }
 
+size_t grp_push_key(grp_ctx *c, const char *key)
+{
+    return push(c, "%s%s", c->path_len ? "." : "", key);
+}
+
 size_t grp_push_index(grp_ctx *c, size_t i)
 {
-    size_t mark = c->path_len;
-    int n = snprintf(c->path + c->path_len, sizeof c->path - c->path_len, "[%zu]", i);
-    if (n < 0 || (size_t)n >= sizeof c->path - c->path_len) {
-        c->path_cut = true;
-        c->path[mark] = 0;
-        return mark;
-    }
-    c->path_len += (size_t)n;
-    return mark;
+    return push(c, "[%zu]", i);
 }
 
 void grp_pop(grp_ctx *c, size_t mark)

@@ -35,34 +35,13 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dtest import Harness, Tally  # noqa: E402
+
 EDGEML, HARNESS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = skipped = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"PASS {name}", flush=True)
-
-
-def bad(name, why):
-    global failed
-    failed += 1
-    print(f"FAIL {name}: {why}", flush=True)
-
-
-def skip(name, why):
-    global skipped
-    skipped += 1
-    print(f"SKIP {name}: {why}", flush=True)
-
-
-def check(name, cond, why=""):
-    if cond:
-        ok(name)
-    else:
-        bad(name, why)
-    return cond
+T = Tally()
+ok, bad, check = T.ok, T.bad, T.check
+skip = T.skip
 
 
 def targz(files):
@@ -525,28 +504,18 @@ sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(
                     capture_output=True, text=True)
 if sp.returncode == 77:
     print("SKIP s3 tests: node or s3rver missing")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 77)
+    print(T.summary())
+    sys.exit(1 if T.failed else 77)
 if sp.returncode != 0:
     bad("harness", sp.stderr.strip())
-    print(f"{passed} passed, {failed} failed")
+    print(T.summary())
     sys.exit(1)
 BASE = f"http://127.0.0.1:{sp.stdout.strip()}"
 ENV["AWS_ENDPOINT_URL_S3"] = BASE
 
 
-def ctl(method, path, data=None):
-    req = urllib.request.Request(BASE + "/__ctl/" + path, data=data, method=method)
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.read()
-
-
-def put(key, data):
-    ctl("PUT", "object/bucket/" + key, data)
-
-
-def stats():
-    return json.loads(ctl("GET", "stats"))
+H = Harness(BASE)
+ctl, put, stats = H.ctl, H.put, H.stats
 
 
 def s3_cut():
@@ -632,7 +601,7 @@ except Exception as ex:  # a crash of the test is a failure, not a pass
     bad("s3 tests", repr(ex))
 finally:
     subprocess.run(["/bin/sh", os.path.join(HARNESS, "stop.sh"), os.path.join(WORK, "h")])
-if not failed:
+if not T.failed:
     shutil.rmtree(WORK, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(T.summary())
+sys.exit(1 if T.failed else 0)

@@ -16,25 +16,12 @@ import tarfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dtest import Harness, Tally  # noqa: E402
+
 EDGEML, HARNESS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"PASS {name}", flush=True)
-
-
-def bad(name, why):
-    global failed
-    failed += 1
-    print(f"FAIL {name}: {why}", flush=True)
-
-
-def check(name, cond, why=""):
-    (ok if cond else lambda n: bad(n, why))(name)
-    return cond
+T = Tally()
+ok, bad, check = T.ok, T.bad, T.check
 
 
 def targz(files, extra=None):
@@ -182,11 +169,11 @@ sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(
                     capture_output=True, text=True)
 if sp.returncode == 77:
     print("SKIP s3 tests: node or s3rver missing")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 77)
+    print(T.summary())
+    sys.exit(1 if T.failed else 77)
 if sp.returncode != 0:
     bad("harness", sp.stderr.strip())
-    print(f"{passed} passed, {failed} failed")
+    print(T.summary())
     sys.exit(1)
 PORT = sp.stdout.strip()
 BASE = f"http://127.0.0.1:{PORT}"
@@ -194,18 +181,8 @@ ENV["AWS_ENDPOINT_URL_S3"] = BASE
 ENV["AWS_ENDPOINT_URL_SAGEMAKER"] = BASE
 
 
-def ctl(method, path, data=None):
-    req = urllib.request.Request(BASE + "/__ctl/" + path, data=data, method=method)
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.read()
-
-
-def put(key, data):
-    ctl("PUT", "object/bucket/" + key, data)
-
-
-def stats():
-    return json.loads(ctl("GET", "stats"))
+H = Harness(BASE)
+ctl, put, stats = H.ctl, H.put, H.stats
 
 
 def test_s3():
@@ -359,7 +336,7 @@ except Exception as ex:  # a crash of the test is a failure, not a pass
     bad("s3 tests", repr(ex))
 finally:
     subprocess.run(["/bin/sh", os.path.join(HARNESS, "stop.sh"), os.path.join(WORK, "h")])
-if not failed:
+if not T.failed:
     shutil.rmtree(WORK, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(T.summary())
+sys.exit(1 if T.failed else 0)
