@@ -10,7 +10,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
     for p in cmake gcc g++ make clang libclang-rt-14-dev libonnx-testdata python3-numpy python3-onnx \
              python3-torch python3-torchvision \
-             pkg-config libjansson-dev libarchive-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev; do
+             pkg-config libjansson-dev libarchive-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev \
+             libjpeg62-turbo-dev libpng-dev mosquitto libmosquitto-dev python3-pil; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     # node/npm may come from Debian or from another source (nodesource ships npm inside nodejs).

@@ -11,20 +11,27 @@
 
 #include "dep_deploy.h"
 #include "group.h"
+#include "proto.h"
 
 #define DEFAULT_ROOT "/var/lib/edgeml"
 
 static void help(void)
 {
-    printf("usage: edgeml deploy GROUP.json [--root DIR] [--keep N] [--parallel N]\n\n"
+    printf("usage: edgeml deploy GROUP.json [--root DIR] [--keep N] [--parallel N]\n"
+           "                     [--allow-run-as-root]\n\n"
            "Validates the group definition (as 'edgeml validate'), then fetches every ML\n"
            "resource (S3MachineLearningModelResourceData: s3://, http(s)://, file:// or a path;\n"
-           "SageMakerMachineLearningModelResourceData: a training job ARN) into DIR's store,\n"
-           "and only when all are ready makes DIR/resources/<Id> point at the new versions.\n"
-           "Unchanged sources transfer and unpack nothing. One deployment at a time per DIR.\n\n"
+           "SageMakerMachineLearningModelResourceData: a training job ARN) and every function's\n"
+           "code package (FunctionConfiguration.EdgemlCode.Uri) into DIR's store, and only when\n"
+           "all are ready makes DIR/resources/<Id> and DIR/code/<FunctionId> point at the new\n"
+           "versions and DIR/group.json hold the document. Unchanged sources transfer and\n"
+           "unpack nothing. One deployment at a time per DIR. When a core runs on DIR\n"
+           "('edgeml core'), it is told to apply the new deployment: functions whose\n"
+           "configuration, code or resources changed restart.\n\n"
            "  --root DIR      deployment root (default " DEFAULT_ROOT ")\n"
            "  --keep N        previous versions kept per resource (default 1)\n"
-           "  --parallel N    resources fetched at the same time (default 4, at most 16)\n\n"
+           "  --parallel N    resources fetched at the same time (default 4, at most 16)\n"
+           "  --allow-run-as-root  accept RunAs Uid/Gid 0 (the core must allow it too)\n\n"
            "Progress (bytes, rate, phase per resource) is shown when stderr is a terminal.\n"
            "Exit status: 0 success, 1 failure (the reason on stderr), 2 usage error.\n");
 }
@@ -106,15 +113,60 @@ static void prog_cb(void *ctx, size_t idx, dep_phase ph, uint64_t bytes, uint64_
         prog_draw(p);
 }
 
+/* Tells a core running on root to apply the new deployment and prints its
+ * answer. No core: says so (the deployment stands; a core applies it when it
+ * starts). */
+static int notify_core(const char *root)
+{
+    char sock[4096];
+    if (snprintf(sock, sizeof sock, "%s/%s", root, IPC_SOCK_NAME) >= (int)sizeof sock)
+        return CLI_EXIT_OK;
+    int fd = ipc_connect(sock);
+    if (fd < 0) {
+        printf("no core running on %s: functions start when 'edgeml core --root %s' does\n",
+               cli_esc(root), cli_esc(root));
+        return CLI_EXIT_OK;
+    }
+    char gp[4200];
+    snprintf(gp, sizeof gp, "%s/group.json", root);
+    ipc_field f = ipc_str(gp);
+    ipc_hdr h;
+    uint8_t *body = NULL;
+    ipc_field r[IPC_MAX_FIELDS];
+    int rc = CLI_EXIT_OK;
+    if (ipc_send(fd, IPC_CTL_DEPLOY, 0, 1, &f, 1) < 0 || ipc_recv(fd, 30000, &h, &body, r) < 0) {
+        rc = cli_error(root, "deployed, but the core did not take it: %s (restart the core)",
+                       strerror(errno));
+    } else if (h.type != IPC_CTL_REPLY || h.nf < 1) {
+        rc = cli_error(root, "deployed, but the core answered %s", ipc_type_name(h.type));
+    } else {
+        char *line = ipc_field_dup(r[0]);
+        if (h.flags & IPC_F_ERROR)
+            rc = cli_error(root, "deployed, but the core could not apply it: %s",
+                           line ? line : "?");
+        else
+            printf("core: %s\n", line ? cli_esc(line) : "?");
+        free(line);
+    }
+    free(body);
+    close(fd);
+    return rc;
+}
+
 int cli_cmd_deploy(int argc, char **argv)
 {
     const char *path = NULL, *root = DEFAULT_ROOT, *v;
     int64_t keep = 1, par = 4;
+    grp_options gopt = {0};
     for (int i = 1; i < argc; i++) {
         int m;
         if (cli_is_help(argv[i])) {
             help();
             return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--allow-run-as-root") == 0) {
+            gopt.allow_run_as_root = 1;
+            continue;
         }
         if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "deploy"))) {
             if (m < 0)
@@ -148,10 +200,11 @@ int cli_cmd_deploy(int argc, char **argv)
     if (cli_read_file(path, GRP_MAX_DOC_BYTES, &buf, &len))
         return CLI_EXIT_FAIL;
     grp_doc *doc = NULL;
-    grp_status gs = grp_load(buf, len, NULL, &doc);
-    free(buf);
-    if (gs == GRP_E_NOMEM)
+    grp_status gs = grp_load(buf, len, &gopt, &doc);
+    if (gs == GRP_E_NOMEM) {
+        free(buf);
         return cli_error(path, "out of memory validating the document");
+    }
     const char *name = cli_esc(path);
     if (gs != GRP_OK) {
         for (size_t i = 0; i < doc->n_diags; i++) {
@@ -169,14 +222,17 @@ int cli_cmd_deploy(int argc, char **argv)
         fprintf(stderr, "edgeml: %s: invalid group definition: %zu violation%s; nothing deployed\n",
                 name, n, n == 1 ? "" : "s");
         grp_doc_free(doc);
+        free(buf);
         return CLI_EXIT_FAIL;
     }
     const grp_group *g = doc->group;
-    dep_resource *res = calloc(g->n_resources ? g->n_resources : 1, sizeof *res);
-    prog_row *rows = calloc(g->n_resources ? g->n_resources : 1, sizeof *rows);
+    size_t cap = g->n_resources + g->n_functions + 1;
+    dep_resource *res = calloc(cap, sizeof *res);
+    prog_row *rows = calloc(cap, sizeof *rows);
     if (!res || !rows) {
         free(res);
         free(rows);
+        free(buf);
         grp_doc_free(doc);
         return cli_error(path, "out of memory");
     }
@@ -196,6 +252,17 @@ int cli_cmd_deploy(int argc, char **argv)
                                                                        : NULL;
         }
     }
+    size_t n_models = n;
+    for (size_t i = 0; i < g->n_functions; i++) {
+        const grp_function *f = &g->functions[i];
+        if (!f->code_uri)
+            continue;
+        dep_resource *d = &res[n++];
+        d->id = f->id;
+        d->source = f->code_uri;
+        d->sha256 = f->code_sha256;
+        d->code = 1;
+    }
     prog pr = {res, rows, n, isatty(2) && n, 0, 0};
     dep_deploy_opts o = {0};
     o.root = root;
@@ -206,7 +273,10 @@ int cli_cmd_deploy(int argc, char **argv)
     o.parallel = (unsigned)par;
     o.progress = prog_cb;
     o.ctx = &pr;
+    o.doc = buf;
+    o.doc_len = len;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(buf);
         free(res);
         free(rows);
         grp_doc_free(doc);
@@ -225,10 +295,14 @@ int cli_cmd_deploy(int argc, char **argv)
         size_t unchanged = 0;
         for (size_t i = 0; i < n; i++)
             unchanged += rows[i].ph == DEP_PH_UNCHANGED;
-        printf("%s: deployment #%lld: Success: %zu ML resource%s (%zu unchanged) under %s\n",
-               cli_esc(path), (long long)id, n, n == 1 ? "" : "s", unchanged, cli_esc(root));
+        printf("%s: deployment #%lld: Success: %zu ML resource%s, %zu code package%s "
+               "(%zu unchanged) under %s\n",
+               cli_esc(path), (long long)id, n_models, n_models == 1 ? "" : "s", n - n_models,
+               n - n_models == 1 ? "" : "s", unchanged, cli_esc(root));
         fflush(stdout);
+        rc = notify_core(root);
     }
+    free(buf);
     free(res);
     free(rows);
     grp_doc_free(doc);

@@ -37,6 +37,8 @@ typedef struct dd_item {
     dd_run *run;
     size_t idx;
     const dep_resource *r;
+    const char *sub;    /* links directory: "resources" or "code" */
+    char sid[140];      /* state row id: the resource Id, or "code/<FunctionId>" */
     dep_owner owner;
     dep_res_rec prev;   /* the active record (has_prev) */
     int has_prev;
@@ -152,7 +154,7 @@ static void dd_do_item(dd_item *it)
     dd_run *run = it->run;
     const dep_resource *r = it->r;
     dep_err e = {{0}};
-    snprintf(it->cur.id, sizeof it->cur.id, "%s", r->id);
+    snprintf(it->cur.id, sizeof it->cur.id, "%s", it->sid);
     snprintf(it->cur.source, sizeof it->cur.source, "%s", r->source);
 
     dep_fetch_opts fo = {0};
@@ -177,7 +179,7 @@ static void dd_do_item(dd_item *it)
     memset(&fr, 0, sizeof fr);
     dep_status st = dep_fetch(&fo, &fr, &e);
     if (st) {
-        dep_errf(&it->err, st, "%s: %s", r->id, e.msg);
+        dep_errf(&it->err, st, "%s: %s", it->sid, e.msg);
         it->st = st;
         return;
     }
@@ -198,12 +200,12 @@ static void dd_do_item(dd_item *it)
     if (r->sha256 && strcmp(r->sha256, fr.sha256) != 0) {
         unlink(it->dl);
         it->st = dep_errf(&it->err, DEP_EDIGEST,
-                          "%s: %s: content digest %s does not match EdgemlSha256 %s", r->id,
+                          "%s: %s: content digest %s does not match EdgemlSha256 %s", it->sid,
                           r->source, fr.sha256, r->sha256);
         return;
     }
     if (dd_cancelled(run)) {
-        it->st = dep_errf(&it->err, DEP_EINVAL, "%s: cancelled", r->id);
+        it->st = dep_errf(&it->err, DEP_EINVAL, "%s: cancelled", it->sid);
         return;
     }
     dep_unpack_opts uo = {0};
@@ -217,7 +219,7 @@ static void dd_do_item(dd_item *it)
     pthread_mutex_unlock(&run->unpack_mu);
     unlink(it->dl);
     if (st) {
-        it->st = dep_errf(&it->err, st, "%s: %s: %s", r->id, r->source, e.msg);
+        it->st = dep_errf(&it->err, st, "%s: %s: %s", it->sid, r->source, e.msg);
         return;
     }
     dd_progress(run, it->idx, DEP_PH_READY, it->cur.size, it->cur.size, 0);
@@ -317,6 +319,10 @@ static int dd_parse_view(const char *view, char sha[DEP_SHA_HEX], dep_owner *o)
     memset(o, 0, sizeof *o);
     if (strcmp(k, "root") == 0)
         return 0;
+    if (strcmp(k, "pub") == 0) {
+        o->set = 2;
+        return 0;
+    }
     if (k[0] != 'g')
         return -1;
     char *end;
@@ -372,16 +378,52 @@ static void dd_clean_downloads(const char *dl, const dd_item *items, size_t n)
     closedir(d);
 }
 
-/* Deactivates a resource that left the document. */
-static void dd_remove_resource(const char *root, const char *rid)
+/* Deactivates a resource (or, for a state id "code/<F>", a function's code)
+ * that left the document. */
+static void dd_remove_resource(const char *root, const char *sid)
 {
+    const char *sub = "resources", *rid = sid;
+    if (strncmp(sid, "code/", 5) == 0) {
+        sub = "code";
+        rid = sid + 5;
+    }
     if (!dep_resource_id_ok(rid))
         return;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/resources/%s", root, rid);
+    snprintf(p, sizeof p, "%s/%s/%s", root, sub, rid);
     unlink(p);
-    snprintf(p, sizeof p, "%s/resources/.%s.hist", root, rid);
+    snprintf(p, sizeof p, "%s/%s/.%s.hist", root, sub, rid);
     unlink(p);
+}
+
+/* Writes ROOT/group.json (tmp, fsync, rename). */
+static dep_status dd_write_doc(const char *root, const char *doc, size_t len, dep_err *e)
+{
+    char p[PATH_MAX], t[PATH_MAX];
+    snprintf(p, sizeof p, "%s/group.json", root);
+    snprintf(t, sizeof t, "%s/.group.json.tmp", root);
+    int fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dep_errf(e, DEP_EIO, "%s: %s", t, strerror(errno));
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, doc + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    int bad = off != len || fsync(fd) < 0;
+    int err = errno;
+    close(fd);
+    if (bad || rename(t, p) < 0) {
+        if (!bad)
+            err = errno;
+        unlink(t);
+        return dep_errf(e, err == ENOSPC ? DEP_ENOSPC : DEP_EIO, "%s: %s", p, strerror(err));
+    }
+    return DEP_OK;
 }
 
 static dep_status dd_fail(dep_state *s, int64_t id, dep_status st, dep_err *e)
@@ -415,11 +457,16 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
         else if (r->sha256 && !dep_is_sha_hex(r->sha256))
             st = dep_errf(e, DEP_EINVAL, "%s: EdgemlSha256 is not 64 lowercase hex digits",
                           r->id);
+        else if (r->code)
+            items[i].owner.set = 2;
         else if ((st = dep_owner_parse(r->group_owner, r->permission, &items[i].owner, &e2)))
             dep_errf(e, st, "%s: OwnerSetting: %s", r->id, e2.msg);
+        items[i].sub = r->code ? "code" : "resources";
+        snprintf(items[i].sid, sizeof items[i].sid, "%s%s", r->code ? "code/" : "", r->id ? r->id : "");
         for (size_t j = 0; j < i && !st; j++)
-            if (strcmp(o->res[j].id, r->id) == 0)
-                st = dep_errf(e, DEP_EINVAL, "%s: duplicate resource Id", r->id);
+            if (strcmp(o->res[j].id, r->id) == 0 && !o->res[j].code == !r->code)
+                st = dep_errf(e, DEP_EINVAL, "%s: duplicate %s Id", r->id,
+                              r->code ? "function" : "resource");
     }
     if (st) {
         free(items);
@@ -470,8 +517,9 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
             goto out;
         }
         /* Keyed by the source: a partial download resumes only into itself. */
-        snprintf(it->dl, sizeof it->dl, "%s/%s.%.16s", dl, it->r->id, tag);
-        if ((st = dep_state_get_resource(s, it->r->id, &it->prev, &it->has_prev, e))) {
+        snprintf(it->dl, sizeof it->dl, "%s/%s%s.%.16s", dl, it->r->code ? "code." : "",
+                 it->r->id, tag);
+        if ((st = dep_state_get_resource(s, it->sid, &it->prev, &it->has_prev, e))) {
             st = dd_fail(s, *id, st, e);
             goto out;
         }
@@ -522,10 +570,11 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
         dd_item *it = &items[done];
         if (done == 1)
             dd_stop_at(&run, DD_STOP_MID, "mid-activate");
-        if (dep_active(o->root, it->r->id, was[done], sizeof was[done], &e2) != DEP_OK)
+        if (dep_active_in(o->root, it->sub, it->r->id, was[done], sizeof was[done], &e2) != DEP_OK)
             was[done][0] = 0;
-        if ((st = dep_activate(o->root, it->r->id, it->cur.sha256, &it->owner, o->keep, &e2))) {
-            dep_errf(e, st, "%s: activate: %s", it->r->id, e2.msg);
+        if ((st = dep_activate_in(o->root, it->sub, it->r->id, it->cur.sha256, &it->owner, o->keep,
+                                  &e2))) {
+            dep_errf(e, st, "%s: activate: %s", it->sid, e2.msg);
             break;
         }
     }
@@ -535,9 +584,9 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
             char sha[DEP_SHA_HEX];
             dep_owner ow;
             if (was[i][0] && dd_parse_view(was[i], sha, &ow) == 0)
-                dep_activate(o->root, items[i].r->id, sha, &ow, o->keep, &e2);
+                dep_activate_in(o->root, items[i].sub, items[i].r->id, sha, &ow, o->keep, &e2);
             else if (!was[i][0])
-                dd_remove_resource(o->root, items[i].r->id);
+                dd_remove_resource(o->root, items[i].sid);
         }
         free(was);
         st = dd_fail(s, *id, st, e);
@@ -547,7 +596,8 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < o->n_res && !st; i++) {
         dd_item *it = &items[i];
-        if (dep_active(o->root, it->r->id, it->cur.store_path, sizeof it->cur.store_path, &e2))
+        if (dep_active_in(o->root, it->sub, it->r->id, it->cur.store_path,
+                          sizeof it->cur.store_path, &e2))
             it->cur.store_path[0] = 0;
         it->cur.activated_at =
             it->has_prev && it->unchanged && strcmp(was[i], it->cur.store_path) == 0
@@ -568,7 +618,7 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
         for (size_t k = 0; k < nids; k++) {
             int keepit = 0;
             for (size_t i = 0; i < o->n_res && !keepit; i++)
-                keepit = strcmp(ids[k], o->res[i].id) == 0;
+                keepit = strcmp(ids[k], items[i].sid) == 0;
             if (!keepit) {
                 dd_remove_resource(o->root, ids[k]);
                 dep_state_del_resource(s, ids[k], &e2);
@@ -576,6 +626,10 @@ dep_status dep_deploy(const dep_deploy_opts *o, int64_t *id, dep_err *e)
             free(ids[k]);
         }
         free(ids);
+    }
+    if (o->doc && (st = dd_write_doc(o->root, o->doc, o->doc_len, e))) {
+        st = dd_fail(s, *id, st, e);
+        goto out;
     }
     if ((st = dep_state_set_status(s, *id, DEP_ST_SUCCESS, NULL, e)))
         goto out;

@@ -32,6 +32,9 @@ typedef struct dep_resource {
     const char *sha256;        /* expected package digest or NULL */
     const char *group_owner;   /* OwnerSetting.GroupOwner or NULL */
     const char *permission;    /* "ro" | "rw" | NULL */
+    int code;                  /* a function's code package (EdgemlCode): id is the
+                                  FunctionId, the link is ROOT/code/<id> with a public
+                                  view, its state row "code/<id>"; owner fields unused */
 } dep_resource;
 
 /* Phases reported to the progress callback. */
@@ -47,6 +50,11 @@ typedef struct dep_deploy_opts {
     size_t n_res;
     unsigned keep;             /* previous versions kept per resource (0 allowed) */
     unsigned parallel;         /* fetch threads (0: 4, at most 16) */
+    /* The group document's bytes: on success, written to ROOT/group.json
+     * (atomically, before the deployment is marked Success) for the core.
+     * NULL: left as it is. */
+    const char *doc;
+    size_t doc_len;
     /* Called (from any thread, serialized) when a resource's phase or byte
      * count changes; total 0 if unknown. May be NULL. */
     void (*progress)(void *ctx, size_t idx, dep_phase ph, uint64_t bytes, uint64_t total,

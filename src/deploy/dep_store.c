@@ -71,6 +71,8 @@ static void view_key(const dep_owner *o, char *out, size_t cap)
 {
     if (!o || !o->set)
         snprintf(out, cap, "root");
+    else if (o->set == 2)
+        snprintf(out, cap, "pub");
     else
         snprintf(out, cap, "g%u-%s", (unsigned)o->gid, o->rw ? "rw" : "ro");
 }
@@ -78,7 +80,10 @@ static void view_key(const dep_owner *o, char *out, size_t cap)
 static dep_modes view_modes(const dep_owner *o)
 {
     dep_modes m = {.file = 0400, .file_x = 0400, .dir = 0500, .top = 0500, .chown = 1, .sync = 1};
-    if (o && o->set) {
+    if (o && o->set == 2) {
+        m.file = 0444;
+        m.file_x = m.dir = m.top = 0555;
+    } else if (o && o->set) {
         m.gid = o->gid;
         m.file = m.file_x = o->rw ? 0660 : 0440;
         m.dir = m.top = o->rw ? 0770 : 0550;
@@ -329,8 +334,8 @@ static int open_sub(const char *root, const char *sub, int create, dep_err *e, d
 dep_status dep_store_recover(const char *root, dep_err *e)
 {
     dep_status st = DEP_OK;
-    const char *subs[] = {"store", "resources"};
-    for (int i = 0; i < 2 && !st; i++) {
+    const char *subs[] = {"store", "resources", "code"};
+    for (int i = 0; i < 3 && !st; i++) {
         int fd = open_sub(root, subs[i], 1, e, &st);
         if (fd < 0)
             return st;
@@ -501,6 +506,12 @@ static dep_status hist_write(int resfd, const char *rid, char names[][NAME_MAX +
 dep_status dep_activate(const char *root, const char *rid, const char *sha, const dep_owner *o,
                         unsigned keep, dep_err *e)
 {
+    return dep_activate_in(root, "resources", rid, sha, o, keep, e);
+}
+
+dep_status dep_activate_in(const char *root, const char *sub, const char *rid, const char *sha,
+                           const dep_owner *o, unsigned keep, dep_err *e)
+{
     if (!dep_resource_id_ok(rid))
         return dep_errf(e, DEP_EINVAL, "resource id '%s' is not 1..128 of [a-zA-Z0-9:_-]",
                         rid ? rid : "");
@@ -512,7 +523,7 @@ dep_status dep_activate(const char *root, const char *rid, const char *sha, cons
     int storefd = open_sub(root, "store", 0, e, &st);
     if (storefd < 0)
         return st;
-    int resfd = open_sub(root, "resources", 1, e, &st);
+    int resfd = open_sub(root, sub, 1, e, &st);
     if (resfd < 0) {
         close(storefd);
         return st;
@@ -528,17 +539,17 @@ dep_status dep_activate(const char *root, const char *rid, const char *sha, cons
     snprintf(target, sizeof target, "../store/%s", view);
     unlinkat(resfd, tn, 0);
     if (symlinkat(target, resfd, tn) < 0) {
-        st = dep_errf(e, errno == ENOSPC ? DEP_ENOSPC : DEP_EIO, "resources/%s: %s", tn,
+        st = dep_errf(e, errno == ENOSPC ? DEP_ENOSPC : DEP_EIO, "%s/%s: %s", sub, tn,
                       strerror(errno));
         goto out;
     }
     if (renameat(resfd, tn, resfd, rid) < 0) {
-        st = dep_errf(e, DEP_EIO, "resources/%s: rename: %s", rid, strerror(errno));
+        st = dep_errf(e, DEP_EIO, "%s/%s: rename: %s", sub, rid, strerror(errno));
         unlinkat(resfd, tn, 0);
         goto out;
     }
     if (fsync(resfd) < 0) {
-        st = dep_errf(e, DEP_EIO, "resources: fsync: %s", strerror(errno));
+        st = dep_errf(e, DEP_EIO, "%s: fsync: %s", sub, strerror(errno));
         goto out;
     }
     /* History: previous first, without the new active view, at most keep. */
@@ -562,10 +573,16 @@ out:
 
 dep_status dep_active(const char *root, const char *rid, char *out, size_t cap, dep_err *e)
 {
+    return dep_active_in(root, "resources", rid, out, cap, e);
+}
+
+dep_status dep_active_in(const char *root, const char *sub, const char *rid, char *out, size_t cap,
+                         dep_err *e)
+{
     if (!dep_resource_id_ok(rid))
         return dep_errf(e, DEP_EINVAL, "resource id '%s' is not valid", rid ? rid : "");
     dep_status st = DEP_OK;
-    int resfd = open_sub(root, "resources", 0, e, &st);
+    int resfd = open_sub(root, sub, 0, e, &st);
     if (resfd < 0)
         return st;
     int r = link_view(resfd, rid, out, cap);
@@ -603,6 +620,37 @@ static int refs_has(const refs *r, const char *s)
     return 0;
 }
 
+/* Adds the views the links of ROOT/<sub>/ use (active + `keep` history). */
+static dep_status gc_refs(const char *root, const char *sub, unsigned keep, refs *r, dep_err *e)
+{
+    dep_status st = DEP_OK;
+    int resfd = open_sub(root, sub, 1, e, &st);
+    if (resfd < 0)
+        return st;
+    DIR *d = dir_stream(resfd);
+    if (!d) {
+        close(resfd);
+        return dep_errf(e, DEP_EIO, "%s: %s", sub, strerror(errno));
+    }
+    struct dirent *de;
+    while (!st && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (n[0] == '.' || !dep_resource_id_ok(n))
+            continue;
+        char v[NAME_MAX + 1];
+        if (link_view(resfd, n, v, sizeof v) == 0 && refs_add(r, v) < 0)
+            st = dep_errf(e, DEP_ENOMEM, "gc: out of memory");
+        char h[ST_MAX_KEEP][NAME_MAX + 1];
+        int nh = hist_read(resfd, n, h, (int)keep);
+        for (int i = 0; i < nh && !st; i++)
+            if (refs_add(r, h[i]) < 0)
+                st = dep_errf(e, DEP_ENOMEM, "gc: out of memory");
+    }
+    closedir(d);
+    close(resfd);
+    return st;
+}
+
 dep_status dep_gc(const char *root, unsigned keep, dep_err *e)
 {
     if (keep > ST_MAX_KEEP)
@@ -611,39 +659,16 @@ dep_status dep_gc(const char *root, unsigned keep, dep_err *e)
     int storefd = open_sub(root, "store", 0, e, &st);
     if (storefd < 0)
         return st == DEP_ENOENT ? DEP_OK : st;
-    int resfd = open_sub(root, "resources", 1, e, &st);
-    if (resfd < 0) {
-        close(storefd);
-        return st;
-    }
     refs r = {0};
-    DIR *d = dir_stream(resfd);
-    if (!d) {
-        st = dep_errf(e, DEP_EIO, "resources: %s", strerror(errno));
+    /* Resources and function code share the store. */
+    if ((st = gc_refs(root, "resources", keep, &r, e)) || (st = gc_refs(root, "code", keep, &r, e)))
         goto out;
-    }
-    struct dirent *de;
-    while (!st && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (n[0] == '.' || !dep_resource_id_ok(n))
-            continue;
-        char v[NAME_MAX + 1];
-        if (link_view(resfd, n, v, sizeof v) == 0 && refs_add(&r, v) < 0)
-            st = dep_errf(e, DEP_ENOMEM, "gc: out of memory");
-        char h[ST_MAX_KEEP][NAME_MAX + 1];
-        int nh = hist_read(resfd, n, h, (int)keep);
-        for (int i = 0; i < nh && !st; i++)
-            if (refs_add(&r, h[i]) < 0)
-                st = dep_errf(e, DEP_ENOMEM, "gc: out of memory");
-    }
-    closedir(d);
-    if (st)
-        goto out;
-    d = dir_stream(storefd);
+    DIR *d = dir_stream(storefd);
     if (!d) {
         st = dep_errf(e, DEP_EIO, "store: %s", strerror(errno));
         goto out;
     }
+    struct dirent *de;
     while (!st && (de = readdir(d))) {
         const char *n = de->d_name;
         if (n[0] == '.' || strlen(n) < 64)
@@ -657,6 +682,5 @@ dep_status dep_gc(const char *root, unsigned keep, dep_err *e)
 out:
     free(r.v);
     close(storefd);
-    close(resfd);
     return st;
 }

@@ -9,9 +9,11 @@
  *                               dir 0500 root, inside files 0444 (0555 if the
  *                               archive said executable), dirs 0555
  *   store/<sha>.<key>/          a *view*: the same content with the modes of one
- *                               OwnerSetting, key = "root" | "g<GID>-ro" | "g<GID>-rw"
+ *                               OwnerSetting, key = "root" | "g<GID>-ro" | "g<GID>-rw",
+ *                               or "pub" (function code: readable and runnable by all)
  *   resources/R -> ../store/<sha>.<key>   the active version (one rename(2))
  *   resources/.R.hist           previous views of R, newest first (for GC/rollback)
+ *   code/F -> ../store/<sha>.pub  function F's code package (EdgemlCode), same rules
  * An entry is complete iff its final name exists (it is renamed into place
  * after fsync).
  *
@@ -97,7 +99,8 @@ void dep_uri_basename(const char *uri, char *out, size_t cap);
 
 /* ---- dep_store.c ---- */
 typedef struct dep_owner {
-    int set;    /* 0: no OwnerSetting -> root-only 0400/0500 */
+    int set;    /* 0: no OwnerSetting -> root-only 0400/0500;
+                   2: public (function code): 0444, executables and dirs 0555, owner root */
     gid_t gid;
     int rw;     /* 0: ro 0440/0550, 1: rw 0660/0770 */
 } dep_owner;
@@ -120,11 +123,18 @@ dep_status dep_store_recover(const char *root, dep_err *e);
 dep_status dep_activate(const char *root, const char *rid, const char *sha, const dep_owner *o,
                         unsigned keep, dep_err *e);
 
+/* The same for a link in ROOT/<sub>/ ("resources", or "code" for function
+ * code packages: code/<FunctionId>). */
+dep_status dep_activate_in(const char *root, const char *sub, const char *rid, const char *sha,
+                           const dep_owner *o, unsigned keep, dep_err *e);
+dep_status dep_active_in(const char *root, const char *sub, const char *rid, char *out,
+                         size_t cap, dep_err *e);
+
 /* The view resources/R points at ("<sha>.<key>") into out; DEP_ENOENT if none. */
 dep_status dep_active(const char *root, const char *rid, char *out, size_t cap, dep_err *e);
 
-/* Removes every store entry that no resource points at and that is not in
- * the first `keep` entries of a resource's history. */
+/* Removes every store entry that no resource or code link points at and
+ * that is not in the first `keep` entries of a link's history. */
 dep_status dep_gc(const char *root, unsigned keep, dep_err *e);
 
 /* 1 if store/<sha> or a view store/<sha>.* exists under the store dir fd. */

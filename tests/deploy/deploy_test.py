@@ -164,6 +164,87 @@ def test_files():
 
 test_files()
 
+
+# ---------------- function code packages (EdgemlCode) ----------------
+def with_function(doc, fid, uri, sha=None):
+    code = {"Uri": uri}
+    if sha:
+        code["Sha256"] = sha
+    doc["Functions"] = {"Functions": [{
+        "Id": fid, "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{fid}:1",
+        "FunctionConfiguration": {
+            "Executable": "bin/run", "Pinned": True, "Timeout": 3, "EdgemlCode": code,
+            "Environment": {"Execution": {"IsolationMode": "NoContainer"}}}}]}
+    return doc
+
+
+def test_code():
+    root = os.path.join(WORK, "croot")
+    pkg = os.path.join(WORK, "code.tar.gz")
+
+    def exe(t):
+        ti = tarfile.TarInfo("bin/run")
+        body = b"#!/bin/sh\necho run\n"
+        ti.size = len(body)
+        ti.mode = 0o755
+        t.addfile(ti, io.BytesIO(body))
+    with open(pkg, "wb") as f:
+        f.write(targz({"lib/data.txt": b"data"}, exe))
+    mpkg = os.path.join(WORK, "cm.tar.gz")
+    with open(mpkg, "wb") as f:
+        f.write(targz(V1))
+    g = os.path.join(WORK, "cg.json")
+    doc = with_function(group([("M1", "file://" + mpkg, "s3")]), "fn1", "file://" + pkg)
+    raw = json.dumps(doc, indent=1).encode()
+    with open(g, "wb") as f:
+        f.write(raw)
+    p = deploy(g, root)
+    if not check("code: deploy with a code package", p.returncode == 0 and
+                 "1 code package" in p.stdout, p.stdout + p.stderr):
+        return
+    code = os.path.join(root, "code", "fn1")
+    link = os.readlink(code) if os.path.islink(code) else ""
+    run = os.path.join(code, "bin", "run")
+    check("code: code/<Id> -> a public store view, executable kept",
+          link.startswith("../store/") and link.endswith(".pub") and
+          os.stat(run).st_mode & 0o777 == 0o555 and
+          os.stat(os.path.join(code, "lib/data.txt")).st_mode & 0o777 == 0o444 and
+          subprocess.run([run], capture_output=True).stdout == b"run\n", link)
+    with open(os.path.join(root, "group.json"), "rb") as f:
+        check("code: group.json holds the document byte for byte", f.read() == raw)
+    # a broken code source fails the whole deployment; code, model and group.json stay
+    bad_doc = with_function(group([("M1", "file://" + mpkg, "s3")]), "fn1",
+                            "file://" + pkg + ".missing")
+    bg = os.path.join(WORK, "cg-bad.json")
+    with open(bg, "w") as f:
+        json.dump(bad_doc, f)
+    p = deploy(bg, root)
+    with open(os.path.join(root, "group.json"), "rb") as f:
+        same = f.read() == raw
+    check("code: missing code package -> Failure naming code/fn1, previous intact",
+          p.returncode == 1 and "code/fn1" in p.stderr and os.readlink(code) == link and same,
+          p.stderr)
+    # wrong Sha256 of the code package
+    bad_doc = with_function(group([("M1", "file://" + mpkg, "s3")]), "fn1", "file://" + pkg,
+                            "0" * 64)
+    with open(bg, "w") as f:
+        json.dump(bad_doc, f)
+    p = deploy(bg, root)
+    check("code: Sha256 mismatch -> Failure, previous intact",
+          p.returncode == 1 and "does not match" in p.stderr and os.readlink(code) == link,
+          p.stderr)
+    # the function leaves the document: its code link goes, the store entry is collected
+    g3 = write_group(os.path.join(WORK, "cg3.json"), [("M1", "file://" + mpkg, "s3")])
+    p = deploy(g3, root)
+    p = deploy(g3, root)  # a second deployment pushes the code out of the kept history
+    check("code: function removed -> code link removed, store collected",
+          p.returncode == 0 and not os.path.lexists(code) and
+          not any(e.endswith(".pub") for e in store_entries(root)),
+          p.stderr + str(store_entries(root)))
+
+
+test_code()
+
 # ---------------- S3 ----------------
 sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(WORK, "h")],
                     capture_output=True, text=True)
