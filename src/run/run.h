@@ -12,28 +12,34 @@
  *
  * GreengrassContainer (container != 0, needs root):
  *   new mount, pid, ipc and uts namespaces (hostname = the function id);
- *   the process tree's pid 1 is a small init of ours that forwards SIGTERM /
- *   SIGINT to the function (pid 2) and reaps; the function's exit status is
+ *   the process tree's pid 1 is a small init of ours that forwards SIGTERM,
+ *   SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 to the function (pid 2) and
+ *   reaps; the function's exit status is
  *   its exit status (signal n -> 128+n);
  *   root file system: a fresh tmpfs with read-only binds of the host's /usr,
  *   /bin, /sbin, /lib, /lib32, /lib64, /libx32, /etc (those that exist;
  *   symlinks such as /bin -> usr/bin kept as symlinks), a private tmpfs /tmp,
  *   a fresh /proc, /dev as a tmpfs with only null, zero, full, random,
  *   urandom (bind-mounted from the host) plus the declared device
- *   resources, /run/edgeml/core.sock (the core's socket), the code directory
+ *   resources (and /dev/fd, stdin, stdout, stderr links, a tmpfs /dev/shm), /run/edgeml/core.sock (the core's socket), the code directory
  *   read-only at RUN_CODE_DIR, and each bind at its destination, read-only
  *   unless rw; nothing else of the host (no /root, /home, /var, ROOT).
  *   The working directory is RUN_CODE_DIR.
- *   memory_bytes > 0: a memory cgroup (v2 when the unified hierarchy has the
- *   memory controller, else v1 /sys/fs/cgroup/memory), swap included where
- *   the host accounts it, created before the exec and removed by
- *   run_proc_finish.
+ *   / is read-only; no_new_privs is set.
+ *   The tmpfs root is mounted on ROOT/run/container inside the child's own
+ *   mount namespace (run_spawn makes that empty directory once).
  * NoContainer: a plain process (own session and process group) in
  *   ROOT/functions/<Id>/, where each bind becomes a symlink at
  *   ROOT/functions/<Id><destination> -> src (directories made as needed);
  *   the caller puts AWS_GG_RESOURCE_PREFIX=ROOT/functions/<Id> in envp.
- * Both: uid/gid/groups applied (setgroups, setgid, setuid) when the core is
- *   root; when it is not, they must equal the core's or the spawn fails;
+ * Both: memory_bytes > 0: a memory cgroup (v2 when the unified hierarchy
+ *   has the memory controller, else v1 /sys/fs/cgroup/memory), named
+ *   edgeml-<pid>-<Id> under the core's own cgroup, swap included where the
+ *   host accounts it, joined before the exec and removed by run_proc_finish
+ *   (stragglers killed).
+ * Both: uid/gid/groups (duplicates dropped) applied (setgroups, setgid,
+ *   setuid) when the core is root; when it is not, they must equal the
+ *   core's (groups: ones the core has) or the spawn fails;
  *   PR_SET_PDEATHSIG SIGKILL; all fds closed but 0 (/dev/null), 1 and 2
  *   (out_fd); a umask of 027. */
 #ifndef EDGEML_RUN_H
@@ -97,7 +103,9 @@ int run_kill(const run_proc *p, int sig);
 /* After waitpid() reaped p->pid with wstatus: why it ended, one line
  * ("exited with status 3", "killed by signal 9 (SIGKILL)", "killed: over its
  * MemorySize of 16384 KB (memory cgroup OOM kill)"), then the cgroup is
- * removed. Returns 1 if the memory limit killed it, else 0. */
+ * removed (if it cannot be, "; cgroup X not removed: ..." is appended).
+ * A container's exit status 129..192 is reported as the function's signal.
+ * Returns 1 if the memory limit killed it, else 0. */
 int run_proc_finish(run_proc *p, int wstatus, char *why, size_t cap);
 
 /* 1 if this host and process can run GreengrassContainer functions; else 0
@@ -115,6 +123,8 @@ typedef struct run_log run_log;
 int run_log_open(const char *path, uint64_t max_bytes, unsigned keep, run_log **out, char *err,
                  size_t cap);
 void run_log_write(run_log *l, const void *p, size_t n);
+/* Writes (or rotations) that failed so far. */
+uint64_t run_log_errors(const run_log *l);
 void run_log_close(run_log *l);
 
 #endif
