@@ -12,6 +12,10 @@
     X(validate, "check a group definition (Greengrass v1 shapes), one line per violation") \
     X(deploy, "deploy a group definition's ML resources under --root (atomic activation)") \
     X(status, "show the deployments and active resources under --root")                 \
+    X(core, "run the core daemon: functions, message routing, core.sock (foreground)")  \
+    X(publish, "publish one message as 'cloud' through the core running on --root")    \
+    X(subscribe, "print the messages the core routes to 'cloud' on a topic filter")     \
+    X(invoke, "invoke a function of the running core directly and print its result")   \
     X(version, "print the edgeml version")
 
 #define CLI_DECLARE(name, help) int cli_cmd_##name(int argc, char **argv);

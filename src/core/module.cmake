@@ -11,3 +11,12 @@ if(EDGEML_CORE_SRC)
   endforeach()
   list(PREPEND EDGEML_CLI_LIBS edgeml_core)
 endif()
+
+# edgeml-core: the daemon alone (only the core's modules: a small RSS);
+# `edgeml core` execs it when it sits beside the edgeml binary.
+if(TARGET edgeml_core)
+  add_executable(edgeml-core ${CMAKE_CURRENT_LIST_DIR}/bin/edgeml_core_main.c)
+  target_link_libraries(edgeml-core PRIVATE edgeml_core)
+  set_target_properties(edgeml-core PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+  install(TARGETS edgeml-core RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
