@@ -311,6 +311,9 @@ static void on_fn_publish(core *c, core_conn *k, const ipc_hdr *h, const ipc_fie
     }
     if (nt)
         sup_pump_all(c);
+    /* results for cloud go out now: the cloud queue is bounded like a
+     * function's, and one read pass may take in many publishes */
+    conn_drain_cloud(c);
 }
 
 static const char *invoke_err(int rc)

@@ -109,6 +109,8 @@ typedef struct core {
     size_t n_gone;
     core_conn *conns;
     size_t n_conns;
+    core_proc *dead;          /* reaped in this epoll batch; freed after it (an event
+                                 later in the batch may still point at one) */
     uint64_t next_serial;
     uid_t run_uid;
     gid_t run_gid;
@@ -153,6 +155,7 @@ void sup_finish_item(core *c, core_fn *f, rt_item *it, const char *status, size_
                      const void *res, size_t rn);
 void sup_proc_conn_lost(core *c, core_proc *p);
 void sup_free_all(core *c);
+void sup_free_dead(core *c);
 const char *sup_state(const core *c, const core_fn *f);
 
 int sup_spawn(core *c, core_fn *f, uint64_t now);  /* core_spawn.c; 0 or -1 (logged) */

@@ -297,6 +297,7 @@ static void loop(core *c)
                 break;
             }
         }
+        sup_free_dead(c);
         /* connections closed in this batch are freed only now: an event later
          * in the batch may still point at them */
         core_conn **pp = &c->conns;

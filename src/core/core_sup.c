@@ -309,8 +309,20 @@ void sup_reaped(core *c, pid_t pid, int ws)
         f->backoff_until_ms = now + f->backoff_ms; /* a pinned function must not exit */
         f->crashed = 1;
     }
-    free(p);
+    /* freed after the epoll batch: its out_fd is closed, so a pending
+     * EV_PIPE event for it reads nothing */
+    p->next = c->dead;
+    c->dead = p;
     reap_gone(c);
+}
+
+void sup_free_dead(core *c)
+{
+    core_proc *p;
+    while ((p = c->dead)) {
+        c->dead = p->next;
+        free(p);
+    }
 }
 
 /* Timers: handler timeouts, grace expiry, idle processes, backoff ends,
@@ -420,6 +432,7 @@ const char *sup_state(const core *c, const core_fn *f)
 
 void sup_free_all(core *c)
 {
+    sup_free_dead(c);
     for (int pass = 0; pass < 2; pass++) {
         core_fn **v = pass ? c->gone : c->fns;
         size_t nv = pass ? c->n_gone : c->n_fns;

@@ -107,6 +107,16 @@ static DIR *dir_stream(int dfd)
 
 /* ---- tree walks ---- */
 
+/* Owner root and group m->gid when we are root. A deployment run by another
+ * user keeps itself as the owner and changes only a non-root group (one the
+ * user is not in fails with EPERM, named by the caller). */
+static void chown_ids(const dep_modes *m, uid_t *owner, gid_t *group)
+{
+    int root = geteuid() == 0;
+    *owner = root ? 0 : (uid_t)-1;
+    *group = root || m->gid != 0 ? m->gid : (gid_t)-1;
+}
+
 static dep_status apply_rec(int dfd, const dep_modes *m, int depth, const char *name, dep_err *e)
 {
     if (depth > ST_MAX_DEPTH)
@@ -126,8 +136,12 @@ static dep_status apply_rec(int dfd, const dep_modes *m, int depth, const char *
             st = dep_errf(e, DEP_EIO, "%s/%s: %s", name, n, strerror(errno));
             break;
         }
-        if (m->chown && fchownat(dfd, n, 0, m->gid, AT_SYMLINK_NOFOLLOW) < 0) {
-            st = dep_errf(e, DEP_EIO, "%s/%s: chown: %s", name, n, strerror(errno));
+        uid_t owner;
+        gid_t group;
+        chown_ids(m, &owner, &group);
+        if (m->chown && fchownat(dfd, n, owner, group, AT_SYMLINK_NOFOLLOW) < 0) {
+            st = dep_errf(e, DEP_EIO, "%s/%s: chown to group %u: %s", name, n, (unsigned)m->gid,
+                          strerror(errno));
             break;
         }
         if (S_ISLNK(sb.st_mode))
@@ -163,7 +177,10 @@ dep_status dep_tree_apply(int dirfd, const char *name, const dep_modes *m, dep_e
     if (fd < 0)
         return dep_errf(e, DEP_EIO, "store/%s: %s", name, strerror(errno));
     dep_status st = apply_rec(fd, m, 0, name, e);
-    if (!st && m->chown && fchown(fd, 0, m->gid) < 0)
+    uid_t owner;
+    gid_t group;
+    chown_ids(m, &owner, &group);
+    if (!st && m->chown && fchown(fd, owner, group) < 0)
         st = dep_errf(e, DEP_EIO, "store/%s: chown: %s", name, strerror(errno));
     if (!st && fchmod(fd, m->top) < 0)
         st = dep_errf(e, DEP_EIO, "store/%s: chmod: %s", name, strerror(errno));
