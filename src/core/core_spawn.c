@@ -253,7 +253,8 @@ int sup_spawn(core *c, core_fn *f, uint64_t now)
         const char *n = g->vars[i].name;
         if (!strcmp(n, IPC_ENV_SOCKET) || !strcmp(n, IPC_ENV_TOKEN) ||
             !strcmp(n, IPC_ENV_FUNCTION) || !strcmp(n, IPC_ENV_RESOURCES) ||
-            !strcmp(n, IPC_ENV_PREFIX))
+            !strcmp(n, IPC_ENV_PREFIX) || !strcmp(n, "EDGEML_ENCODING_TYPE") ||
+            !strcmp(n, "MY_FUNCTION_ARN"))
             continue;
         has_path |= !strcmp(n, "PATH");
         if (sv_push(&env, fmt("%s=%s", n, g->vars[i].value ? g->vars[i].value : "")) != 0) {
@@ -272,6 +273,11 @@ int sup_spawn(core *c, core_fn *f, uint64_t now)
                           f->container ? IPC_CONTAINER_SOCK : c->sock_path)) != 0 ||
         sv_push(&env, fmt("%s=%s", IPC_ENV_TOKEN, p->token)) != 0 ||
         sv_push(&env, fmt("%s=%s", IPC_ENV_FUNCTION, f->id)) != 0 ||
+        /* payloads are handed over as bytes either way; the function is told
+         * which encoding its configuration declares (v1's EncodingType) */
+        sv_push(&env, fmt("EDGEML_ENCODING_TYPE=%s",
+                          g->encoding == GRP_ENC_BINARY ? "binary" : "json")) != 0 ||
+        sv_push(&env, fmt("MY_FUNCTION_ARN=%s", f->arn ? f->arn : "")) != 0 ||
         (!f->container && sv_push(&env, fmt("%s=%s", IPC_ENV_PREFIX, fdir)) != 0) ||
         (!has_path &&
          sv_push(&env, strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) !=

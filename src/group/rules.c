@@ -228,15 +228,16 @@ static void check_nested(grp_ctx *c, const bool *used)
 }
 
 static void check_endpoint(grp_ctx *c, size_t i, const char *field, const char *v,
-                           const grp_key *fk, size_t nfk)
+                           const grp_key *fk, size_t nfk, const grp_key *ik, size_t nik)
 {
     if (!v || strcmp(v, "cloud") == 0 || strcmp(v, "GGShadowService") == 0)
         return;
     char path[1200];
     snprintf(path, sizeof path, "%s[%zu].%s", c->p_subscriptions, i, field);
     if (strncmp(v, "arn:", 4) != 0) {
-        grp_err_at(c, path, "%s must be \"cloud\", \"GGShadowService\", the FunctionArn of a "
-                            "function of this group or a device ARN", grp_q(v));
+        if (!find_key(ik, nik, v))
+            grp_err_at(c, path, "%s must be \"cloud\", \"GGShadowService\", the FunctionArn or "
+                                "Id of a function of this group or a device ARN", grp_q(v));
         return;
     }
     if (strstr(v, ":lambda:") && !find_key(fk, nfk, v))
@@ -274,8 +275,11 @@ void grp_check(grp_ctx *c)
     size_t nfk;
     grp_key *fk = sorted_keys(c, g->functions, g->n_functions, sizeof(grp_function),
                               offsetof(grp_function, arn), &nfk);
+    size_t nik;
+    grp_key *ik = sorted_keys(c, g->functions, g->n_functions, sizeof(grp_function),
+                              offsetof(grp_function, id), &nik);
     for (size_t i = 0; i < g->n_subscriptions && !c->nomem; i++) {
-        check_endpoint(c, i, "Source", g->subscriptions[i].source, fk, nfk);
-        check_endpoint(c, i, "Target", g->subscriptions[i].target, fk, nfk);
+        check_endpoint(c, i, "Source", g->subscriptions[i].source, fk, nfk, ik, nik);
+        check_endpoint(c, i, "Target", g->subscriptions[i].target, fk, nfk, ik, nik);
     }
 }

@@ -143,6 +143,8 @@ static int endpoint(const rt_router *r, const char *name)
     if (strcmp(name, "cloud") == 0)
         return RT_CLOUD;
     int f = rt_fn_by_arn(r, name);
+    if (f < 0 && strncmp(name, "arn:", 4) != 0)
+        f = rt_fn_find(r, name, strlen(name)); /* a function Id (edgeml's shorthand) */
     return f >= 0 ? f : RT_EXTERNAL;
 }
 

@@ -110,6 +110,9 @@ def function(fid, exe, pinned=True, timeout=10, env=None, exec_args=None, polici
 
 
 def endpoint(x):
+    """"cloud", an ARN, "id:F" (the function Id itself, edgeml's shorthand) or F (its ARN)."""
+    if x.startswith("id:"):
+        return x[3:]
     return x if x == "cloud" or x.startswith("arn:") else ARN.format(x)
 
 

@@ -21,9 +21,9 @@ SUBS = [
     ("cloud", "s/+/x", "fa"), ("cloud", "+/lead", "fa"), ("cloud", "h/#", "fa"),
     ("cloud", "multi/a", "fa"), ("cloud", "multi/+", "fa"), ("cloud", "fan/out", "fa"),
     ("cloud", "fa/in", "fa"),
-    ("cloud", "fan/out", "fb"), ("cloud", "fb/in", "fb"),
+    ("cloud", "fan/out", "fb"), ("cloud", "fb/in", "id:fb"),  # by Id: edgeml's shorthand
     ("fa", "res/fa", "cloud"), ("fa", "fwd/+", "fb"), ("fa", "forbidden/#", "cloud"),
-    ("fb", "res/fb", "cloud"), ("fb", "#", "fc"),
+    ("id:fb", "res/fb", "cloud"), ("fb", "#", "fc"),
     ("fc", "res/fc", "cloud"),
     ("cloud", "fr/in", "fr"), ("fr", "res/fr", "cloud"),
 ]
