@@ -296,17 +296,16 @@ void sup_reaped(core *c, pid_t pid, int ws)
     snprintf(f->last_exit, sizeof f->last_exit, "%s", why);
     core_log(c, asked || clean ? "INFO" : "WARN", "function %s: pid %ld %s%s", f->id, (long)pid,
              why, oom ? " (over MemorySize)" : "");
-    if (!asked && !clean && !c->stopping && f->rt >= 0) {
-        /* crash, timeout, OOM: restart after backoff */
+    if (!asked && (!clean || f->pinned) && !c->stopping && f->rt >= 0) {
+        /* crash, timeout, OOM — or a pinned function that exited on its own
+         * (it must not): restart after a backoff that doubles while it keeps
+         * failing, so that a function that cannot run does not spin */
         if (now - p->started_ms >= CORE_BACKOFF_RESET_MS)
             f->backoff_ms = c->o.backoff_ms;
         f->backoff_until_ms = now + f->backoff_ms;
         core_log(c, "INFO", "function %s: restarting in %" PRIu64 " ms", f->id, f->backoff_ms);
         f->backoff_ms = f->backoff_ms * 2 > CORE_BACKOFF_MAX_MS ? CORE_BACKOFF_MAX_MS
                                                                 : f->backoff_ms * 2;
-        f->crashed = 1;
-    } else if (!asked && clean && f->pinned && !c->stopping && f->rt >= 0) {
-        f->backoff_until_ms = now + f->backoff_ms; /* a pinned function must not exit */
         f->crashed = 1;
     }
     /* freed after the epoll batch: its out_fd is closed, so a pending
