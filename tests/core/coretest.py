@@ -13,43 +13,33 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ipcraw  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import etest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}:1"
-SKIP = 77
+SKIP = etest.SKIP
 
 
 _tally = None
 
 
-class Tally:
+class Tally(etest.Tally):
+    """etest's tally; finish() fails a script where no check passed, and
+    run() closes the tally of a script that raised."""
+
     def __init__(self, name):
         global _tally
-        self.name = name
-        self.passed = self.failed = 0
+        super().__init__(name)
         _tally = self
 
-    def check(self, what, cond, why=""):
-        if cond:
-            self.passed += 1
-            print(f"PASS {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {why}" if why else ""), flush=True)
-        return bool(cond)
-
-    def info(self, what):
-        print(f"  .. {what}", flush=True)
-
     def finish(self):
-        print(f"{self.name}: {self.passed} passed, {self.failed} failed", flush=True)
-        return 1 if self.failed or not self.passed else 0
+        return super().finish(need_pass=True)
 
 
 def run(main):
@@ -83,15 +73,7 @@ def run_as():
     return os.geteuid(), os.getegid()
 
 
-def wait_until(pred, timeout, step=0.05):
-    """pred() until truthy or timeout s (a generous deadline against hangs,
-    never a pass/fail threshold); returns the last value."""
-    end = time.monotonic() + timeout
-    v = pred()
-    while not v and time.monotonic() < end:
-        time.sleep(step)
-        v = pred()
-    return v
+wait_until = etest.wait_until
 
 
 # ---- group documents ----------------------------------------------------
@@ -211,6 +193,17 @@ class Subscriber:
         wait_until(lambda: len(self.get(**kw)) >= n, timeout)
         return self.get(**kw)
 
+    def sync(self, fid, topic=None, payload="probe"):
+        """Publishes "PAYLOAD-k" to topic (default FID/in) until fid's result
+        for one comes back (the function is up and this subscriber listens);
+        returns the latest such result, or None after 30 tries."""
+        for k in range(30):
+            self.env.publish(topic or f"{fid}/in", f"{payload}-{k}")
+            r = self.wait(1, 1.0, fn=fid, pred=lambda r: r.get("payload", "").startswith(payload))
+            if r:
+                return r[-1]
+        return None
+
     def stop(self):
         if self.p.poll() is None:
             self.p.terminate()
@@ -280,6 +273,15 @@ class Env:
         if self.core.poll() is not None:
             return False
         return bool(ok)
+
+    def deploy_and_start(self, t, gpath, what, *opts, deploy_what="deploy the group"):
+        """`edgeml deploy GPATH`, then `edgeml core OPTS`: one check each
+        (deploy_what, what); False when either failed."""
+        rc, out, err = self.deploy(gpath)
+        if not t.check(deploy_what, rc == 0, err.strip()):
+            return False
+        return t.check(what, self.start_core(*opts),
+                       open(self.path("core.stderr"), errors="replace").read()[-2000:])
 
     def ctl_status(self):
         """The core's status object through the raw CTL_STATUS call, or None."""
@@ -362,15 +364,7 @@ class Env:
 
     def stop_core(self, timeout=30):
         """SIGTERM the core; its exit status or None if it had to be killed."""
-        if not self.core or self.core.poll() is not None:
-            return self.core.returncode if self.core else None
-        self.core.send_signal(signal.SIGTERM)
-        try:
-            return self.core.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.core.kill()
-            self.core.wait()
-            return None
+        return etest.stop(self.core, timeout) if self.core else None
 
     def cleanup(self):
         for c in self.children:
@@ -427,8 +421,11 @@ def preflight(t, env, need=("core", "publish", "subscribe", "status")):
                 d = os.path.dirname(d)
 
 
-def final_stop(t, env):
-    """SIGTERM the core: exits 0 and leaves no function process behind."""
+def final_stop(t, env, *subs):
+    """Stops the subscribers subs, then SIGTERM the core: exits 0 and leaves
+    no function process behind."""
+    for sub in subs:
+        sub.stop()
     pids = set()
     for fn in os.listdir(env.state):
         if fn.endswith(".starts"):

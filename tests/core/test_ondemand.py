@@ -40,22 +40,13 @@ def main():
     subs = [("cloud", "od/in", "od"), ("od", "res/od", "cloud"),
             ("cloud", "caller/in", "caller"), ("caller", "res/caller", "cloud")]
     g = env.write_group("group.json", ct.group(fns, subs))
-    rc, out, err = env.deploy(g)
-    if not t.check("deploy the group", rc == 0, err.strip()):
-        return t.finish()
-    if not t.check("edgeml core --max-concurrency 3 --idle-timeout-ms 1500 starts",
-                   env.start_core("--backoff-ms", "200", "--max-concurrency", str(CONC),
-                                  "--idle-timeout-ms", "1500"),
-                   open(env.path("core.stderr"), errors="replace").read()[-2000:]):
+    if not env.deploy_and_start(t, g, "edgeml core --max-concurrency 3 --idle-timeout-ms 1500 starts",
+                                "--backoff-ms", "200", "--max-concurrency", str(CONC),
+                                "--idle-timeout-ms", "1500"):
         return t.finish()
     sub = ct.Subscriber(env, "res/#")
 
-    up = None
-    for k in range(30):
-        env.publish("caller/in", f"probe-{k}")
-        up = sub.wait(1, 1.0, fn="caller", pred=lambda r: r["payload"].startswith("probe-"))
-        if up:
-            break
+    up = sub.sync("caller")
     if not t.check("caller (pinned) is up", up):
         return t.finish()
     t.check("od (on-demand) is not started before its first message",
@@ -140,8 +131,7 @@ def main():
             ev and ev[0]["invoke"] == 1 and ev[0]["reply"] == 0 and ev[0]["topic"] == "",
             f"{ev[:1]}")
 
-    sub.stop()
-    ct.final_stop(t, env)
+    ct.final_stop(t, env, sub)
     return t.finish()
 
 

@@ -30,21 +30,12 @@ def main():
     subs = [("cloud", "slow/in", "slow"), ("slow", "res/slow", "cloud"),
             ("cloud", "fast/in", "fast"), ("fast", "res/fast", "cloud")]
     g = env.write_group("group.json", ct.group(fns, subs))
-    rc, out, err = env.deploy(g)
-    if not t.check("deploy the group", rc == 0, err.strip()):
-        return t.finish()
-    if not t.check("edgeml core --max-work-items 5 starts",
-                   env.start_core("--backoff-ms", "200", "--max-work-items", "5"),
-                   open(env.path("core.stderr"), errors="replace").read()[-2000:]):
+    if not env.deploy_and_start(t, g, "edgeml core --max-work-items 5 starts",
+                                "--backoff-ms", "200", "--max-work-items", "5"):
         return t.finish()
     sub = ct.Subscriber(env, "res/#")
 
-    up = None
-    for k in range(30):
-        env.publish("fast/in", f"probe-{k}")
-        up = sub.wait(1, 1.0, fn="fast", pred=lambda r: r["payload"].startswith("probe-"))
-        if up:
-            break
+    up = sub.sync("fast")
     if not t.check("fast is up", up):
         return t.finish()
 
@@ -110,8 +101,7 @@ def main():
             len(sub.get(fn="slow")) == len(done) and rt.get("cloud_dropped", 0) == 0,
             f"{len(sub.get(fn='slow'))} of {len(done)} results arrived; routing {rt}")
 
-    sub.stop()
-    ct.final_stop(t, env)
+    ct.final_stop(t, env, sub)
     return t.finish()
 
 

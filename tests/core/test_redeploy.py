@@ -46,11 +46,8 @@ def main():
 
     g1 = env.write_group("group-v1.json", doc(1))
     g2 = env.write_group("group-v2.json", doc(2))
-    rc, out, err = env.deploy(g1)
-    if not t.check("deploy v1", rc == 0, err.strip()):
-        return t.finish()
-    if not t.check("edgeml core starts", env.start_core("--backoff-ms", "200"),
-                   open(env.path("core.stderr"), errors="replace").read()[-2000:]):
+    if not env.deploy_and_start(t, g1, "edgeml core starts", "--backoff-ms", "200",
+                                deploy_what="deploy v1"):
         return t.finish()
     sub = ct.Subscriber(env, "seq/out")
 
@@ -138,8 +135,7 @@ def main():
     term = env.core_log_lines(r"model-fn.*(SIGTERM|stop|restart)|(SIGTERM|stop|restart).*model-fn")
     t.info("core.log: " + " | ".join(term[-4:]))
 
-    sub.stop()
-    ct.final_stop(t, env)
+    ct.final_stop(t, env, sub)
     return t.finish()
 
 

@@ -15,17 +15,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coretest as ct  # noqa: E402
 
 
-def sync(t, env, sub, fid):
-    """Publishes probes to fid until one's result comes back (the function
-    is up and the subscriber is listening); returns that result."""
-    for k in range(30):
-        env.publish(f"{fid}/in", f"probe-{k}")
-        r = sub.wait(1, 1.0, fn=fid, pred=lambda r: r.get("payload", "").startswith("probe-"))
-        if r:
-            return r[0]
-    return None
-
-
 def pid_dead(pid):
     return not ct.pid_alive_fn(pid)
 
@@ -44,17 +33,13 @@ def main():
     for f in ("crasher", "victim", "sleeper"):
         subs += [("cloud", f"{f}/in", f), (f, f"res/{f}", "cloud")]
     g = env.write_group("group.json", ct.group(fns, subs))
-    rc, out, err = env.deploy(g)
-    if not t.check("deploy the group", rc == 0, err.strip()):
-        return t.finish()
-    if not t.check("edgeml core starts and answers status",
-                   env.start_core("--backoff-ms", "200", "--grace-ms", "2000"),
-                   open(env.path("core.stderr"), errors="replace").read()[-2000:]):
+    if not env.deploy_and_start(t, g, "edgeml core starts and answers status",
+                                "--backoff-ms", "200", "--grace-ms", "2000"):
         return t.finish()
     sub = ct.Subscriber(env, "res/#")
 
     # ---- victim: crash inside a handler; queued messages survive --------
-    p = sync(t, env, sub, "victim")
+    p = sub.sync("victim")
     if t.check("victim answers a probe", p, f"subscriber: {sub.other[-5:]}"):
         pid0 = p["pid"]
         for m in ("crash", "m1", "m2"):
@@ -91,7 +76,7 @@ def main():
     t.info("core.log on crasher: " + " | ".join(env.core_log_lines(r"crasher")[-6:]))
 
     # ---- sleeper: a handler past Timeout is killed -----------------------
-    p = sync(t, env, sub, "sleeper")
+    p = sub.sync("sleeper")
     if t.check("sleeper answers a probe", p):
         pid0 = p["pid"]
         env.publish("sleeper/in", "hang")
@@ -112,8 +97,7 @@ def main():
 
     t.check("crasher stayed up (no start after the 5th)", len(env.starts("crasher")) == 5,
             f"starts {env.starts('crasher')}")
-    sub.stop()
-    ct.final_stop(t, env)
+    ct.final_stop(t, env, sub)
     return t.finish()
 
 

@@ -49,22 +49,13 @@ def main():
     fns = [ct.function(f, fn_test, env={"FN_STATE": env.state}) for f in ("fa", "fb", "fc")]
     fns.append(ct.function("fr", ct.PY, exec_args=os.path.join(ct.HERE, "raw_fn.py")))
     g = env.write_group("group.json", ct.group(fns, SUBS))
-    rc, out, err = env.deploy(g)
-    if not t.check("deploy the group", rc == 0, err.strip()):
-        return t.finish()
-    if not t.check("edgeml core starts", env.start_core("--backoff-ms", "200"),
-                   open(env.path("core.stderr"), errors="replace").read()[-2000:]):
+    if not env.deploy_and_start(t, g, "edgeml core starts", "--backoff-ms", "200"):
         return t.finish()
     sub = ct.Subscriber(env, "res/#")
     allsub = ct.Subscriber(env, "#")
 
     def sync(fid, topic=None, payload="sync"):
-        for k in range(30):
-            env.publish(topic or f"{fid}/in", f"{payload}-{k}")
-            r = sub.wait(1, 1.0, fn=fid, pred=lambda r: r.get("payload", "").startswith(payload))
-            if r:
-                return r[-1]
-        return None
+        return sub.sync(fid, topic, payload)
 
     def cmd(fid, c):
         """Sends command c to fid; its result (or None)."""
@@ -182,9 +173,7 @@ def main():
         fs = env.fn_status(f) or {}
         t.check(f"status: {f} dropped 0, failed 0", fs.get("dropped") == 0 and fs.get("failed") == 0,
                 f"{fs}")
-    sub.stop()
-    allsub.stop()
-    ct.final_stop(t, env)
+    ct.final_stop(t, env, sub, allsub)
     return t.finish()
 
 

@@ -1,34 +1,12 @@
 """Helpers shared by the deploy tests: a PASS/FAIL tally and the loopback S3
 harness's control endpoints (tests/deploy/s3/harness.js)."""
 import json
+import os
+import sys
 import urllib.request
 
-
-class Tally:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-
-    def ok(self, name):
-        self.passed += 1
-        print(f"PASS {name}", flush=True)
-
-    def bad(self, name, why):
-        self.failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-    def skip(self, name, why):
-        self.skipped += 1
-        print(f"SKIP {name}: {why}", flush=True)
-
-    def check(self, name, cond, why=""):
-        if cond:
-            self.ok(name)
-        else:
-            self.bad(name, why)
-        return cond
-
-    def summary(self):
-        return f"{self.passed} passed, {self.failed} failed"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from etest import Tally  # noqa: E402,F401  (re-exported: the deploy tests import it from here)
 
 
 class Harness:

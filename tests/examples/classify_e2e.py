@@ -26,23 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MK = os.path.join(REPO, "tools", "mk_classifier_pkg.py")
 PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import etest  # noqa: E402
 
 
-class Tally:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, cond, why=""):
-        if cond:
-            self.passed += 1
-            print("PASS %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, why), flush=True)
-        return cond
-
-
-T = Tally()
+T = etest.Tally()
 
 
 def results_reader(stream, q):
@@ -244,8 +232,7 @@ def main(argv):
         if T.failed:
             print("core log:\n" + tail(os.path.join(work, "core.out"), 30))
         shutil.rmtree(work, ignore_errors=True)
-        print("%d passed, %d failed" % (T.passed, T.failed))
-    return 1 if T.failed else 0
+        return T.finish()
 
 
 if __name__ == "__main__":

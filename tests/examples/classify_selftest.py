@@ -30,24 +30,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MK = os.path.join(REPO, "tools", "mk_classifier_pkg.py")
 PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import etest  # noqa: E402
 SAN = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 
-class Tally:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, cond, why=""):
-        if cond:
-            self.passed += 1
-            print("PASS %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, why), flush=True)
-        return cond
-
-
-T = Tally()
+T = etest.Tally()
 
 
 def run_classify(binary, model, image, camera="cam1", dump=None, timeout=120):
@@ -354,8 +342,7 @@ def main(argv):
                          for e in json.loads(out)["top5"]) if rc == 0 else False
     T.check("short labels file: class_N", ok, "rc %d %s %s" % (rc, out, err))
 
-    print("%d passed, %d failed" % (T.passed, T.failed))
-    return 1 if T.failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

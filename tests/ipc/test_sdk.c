@@ -17,23 +17,11 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "../common/check.h"
 
-static int passed, failed;
 static const char *func_path;
 static char dir[64], sock_path[128], err_path[160];
 static int lfd = -1;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 
@@ -510,6 +498,5 @@ int main(int argc, char **argv)
         unlink(err_path);
         rmdir(dir);
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return CHECK_SUMMARY();
 }

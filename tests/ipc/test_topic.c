@@ -1,24 +1,25 @@
 /* Topic and filter rules of src/ipc/topic.c: fixed cases, then random
  * topics/filters checked against a naive reference matcher. */
 #include "topic.h"
+#include "../common/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+/* good[] must be valid; bad[] invalid, with a reason. */
+static void check_valid(const char *kind, int (*valid)(const char *, size_t, const char **),
+                        const char *const *good, size_t ngood, const char *const *bad,
+                        size_t nbad)
+{
+    for (size_t i = 0; i < ngood; i++)
+        CHECK(valid(good[i], strlen(good[i]), NULL), "%s '%s' should be valid", kind, good[i]);
+    for (size_t i = 0; i < nbad; i++) {
+        const char *why = NULL;
+        CHECK(!valid(bad[i], strlen(bad[i]), &why) && why,
+              "%s '%s' should be invalid with a reason", kind, bad[i]);
+    }
+}
 
 static int match(const char *f, const char *t)
 {
@@ -126,22 +127,12 @@ static void fixed(void)
                             "a/b/c", "a//+", "/+/"};
     const char *bad_f[] = {"", "a/#/b", "a+", "+a", "a#", "#a", "a/b#", "a/+b", "##", "++",
                            "#/", "#/a", "a/#/"};
-    for (size_t i = 0; i < sizeof good_f / sizeof *good_f; i++)
-        CHECK(fvalid(good_f[i]), "filter '%s' should be valid", good_f[i]);
-    for (size_t i = 0; i < sizeof bad_f / sizeof *bad_f; i++) {
-        const char *why = NULL;
-        CHECK(!ipc_filter_valid(bad_f[i], strlen(bad_f[i]), &why) && why,
-              "filter '%s' should be invalid with a reason", bad_f[i]);
-    }
+    check_valid("filter", ipc_filter_valid, good_f, sizeof good_f / sizeof *good_f, bad_f,
+                sizeof bad_f / sizeof *bad_f);
     const char *good_t[] = {"a", "/", "a/b", "a//b", "$SYS/x", " ", "a b/c", "\xc3\xa9t\xc3\xa9"};
     const char *bad_t[] = {"", "a/+", "#", "a/#", "+", "a+b", "a#"};
-    for (size_t i = 0; i < sizeof good_t / sizeof *good_t; i++)
-        CHECK(tvalid(good_t[i]), "topic '%s' should be valid", good_t[i]);
-    for (size_t i = 0; i < sizeof bad_t / sizeof *bad_t; i++) {
-        const char *why = NULL;
-        CHECK(!ipc_topic_valid(bad_t[i], strlen(bad_t[i]), &why) && why,
-              "topic '%s' should be invalid with a reason", bad_t[i]);
-    }
+    check_valid("topic", ipc_topic_valid, good_t, sizeof good_t / sizeof *good_t, bad_t,
+                sizeof bad_t / sizeof *bad_t);
     /* NUL inside, NULL pointers, zero lengths */
     CHECK(!ipc_topic_valid("a\0b", 3, NULL), "topic with NUL");
     CHECK(!ipc_filter_valid("a\0b", 3, NULL), "filter with NUL");
@@ -230,6 +221,5 @@ int main(void)
     fixed();
     hostile_lengths();
     random_checks(200000);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return CHECK_SUMMARY();
 }

@@ -4,7 +4,6 @@ must be <= 5 MB (issue 5). usage: test_core_rss.py EDGEML_BINARY"""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -13,16 +12,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ipcpy  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import etest  # noqa: E402
 
 LIMIT_KB = 5 * 1024
-passed = failed = 0
+T = etest.Tally()
 
 
-def check(cond, what):
-    global passed, failed
-    passed += bool(cond)
-    failed += not cond
-    print("ok   " if cond else "FAIL ", what)
+def check(cond, what, detail=""):
+    return T.check(what, cond, detail)
 
 
 def main():
@@ -68,27 +66,20 @@ def main():
         with open("/proc/%d/maps" % core.pid) as f:
             if "libasan" in f.read():
                 print("skipped: sanitizer build (RSS not meaningful)")
-                print("%d passed, %d failed" % (passed, failed))
-                core.send_signal(signal.SIGTERM)
-                core.wait(timeout=15)
-                return 77
+                print(T.summary())
+                etest.stop(core)
+                return etest.SKIP
         with open("/proc/%d/cmdline" % core.pid) as f:
             exe = f.read().split("\0")[0]
         print("core (%s) VmRSS %d kB with 10 functions" % (exe, rss))
         check(rss <= LIMIT_KB, "core VmRSS %d kB <= %d kB" % (rss, LIMIT_KB))
-        core.send_signal(signal.SIGTERM)
-        check(core.wait(timeout=15) == 0, "clean exit")
+        check(etest.stop(core) == 0, "clean exit")
     finally:
-        if core.poll() is None:
-            core.kill()
-            core.wait()
+        etest.kill(core)
         shutil.rmtree(root, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skipped: needs root (functions run as 65534:65534)")
-        sys.exit(77)
+    etest.need_root("functions run as 65534:65534")
     sys.exit(main())

@@ -16,29 +16,19 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ipcpy  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import etest  # noqa: E402
 
 EDGEML = os.path.abspath(sys.argv[1])
-passed = failed = 0
+T = etest.Tally()
 
 
 def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", what)
-    else:
-        failed += 1
-        print("FAIL ", what, detail)
+    return T.check(what, cond, detail)
 
 
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+def wait_for(pred, timeout=10.0):
+    return etest.wait_until(pred, timeout)
 
 
 def group(fn_peer):
@@ -264,16 +254,11 @@ def main():
         check("edgeml core stopped" in clog and "ran past its Timeout" in clog,
               "core.log has the events")
     finally:
-        if core.poll() is None:
-            core.kill()
-            core.wait()
+        etest.kill(core)
         shutil.rmtree(root, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skipped: needs root (functions run as 65534:65534)")
-        sys.exit(77)
+    etest.need_root("functions run as 65534:65534")
     sys.exit(main())

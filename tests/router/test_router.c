@@ -7,20 +7,7 @@
 
 #include "proto.h"
 #include "router.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (cond) {                                                                               \
-            passed++;                                                                             \
-        } else {                                                                                  \
-            failed++;                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                           \
-            printf(__VA_ARGS__);                                                                  \
-            printf("\n");                                                                         \
-        }                                                                                         \
-    } while (0)
+#include "../common/check.h"
 
 #define A(x) "arn:aws:lambda:r:1:function:" x ":1"
 
@@ -170,6 +157,5 @@ int main(void)
     test_matching_and_fanout();
     test_overflow();
     test_requeue_and_redeploy();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return CHECK_SUMMARY();
 }

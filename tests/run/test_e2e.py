@@ -8,29 +8,21 @@ usage: test_e2e.py EDGEML PROBE WORKDIR    (needs root: exit 77 otherwise)"""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import etest  # noqa: E402
 
 EDGEML, PROBE, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
 UID, GID, GROUP = 4000, 4000, 4321
 SFX = str(os.getpid())  # function ids unique to this run (their cgroups are named after them)
 FC, FM, FN = "Fc" + SFX, "Fm" + SFX, "Fn" + SFX
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}:1"
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}", flush=True)
+T = etest.Tally()
+check = T.check
 
 
 def package(path, files):
@@ -63,15 +55,6 @@ def function(fid, exe, args, container, policies, memory_kb=None):
     return {"Id": fid, "FunctionArn": ARN.format(fid), "FunctionConfiguration": fc}
 
 
-def wait_for(pred, timeout):
-    end = time.monotonic() + timeout
-    v = pred()
-    while not v and time.monotonic() < end:
-        time.sleep(0.1)
-        v = pred()
-    return v
-
-
 def read(p):
     try:
         with open(p, errors="replace") as f:
@@ -81,9 +64,7 @@ def read(p):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (GreengrassContainer, RunAs)")
-        return 77
+    etest.need_root("GreengrassContainer, RunAs")
     os.makedirs(WORK, exist_ok=True)
     global WORK_DIR
     work = tempfile.mkdtemp(prefix="e2e-", dir=WORK)
@@ -122,14 +103,14 @@ def main():
     r = subprocess.run([EDGEML, "deploy", gpath, "--root", root], capture_output=True, text=True)
     check("deploy succeeds", r.returncode == 0, r.stderr)
     if r.returncode != 0:
-        print(f"{passed} passed, {failed} failed")
+        print(T.summary())
         return 1
     os.chmod(root, 0o755)  # NoContainer functions run as 4000 and walk ROOT
     core = subprocess.Popen([EDGEML, "core", "--root", root, "--quiet", "--backoff-ms", "200"],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "core.err"), "w"))
     logs = os.path.join(root, "logs", "functions")
     try:
-        fc = wait_for(lambda: "env EDGEML_CORE_SOCKET" in read(f"{logs}/{FC}.log") and read(f"{logs}/{FC}.log"), 20)
+        fc = etest.wait_until(lambda: "env EDGEML_CORE_SOCKET" in read(f"{logs}/{FC}.log") and read(f"{logs}/{FC}.log"), 20)
         lines = fc.splitlines()
         check("container: reads its ro resource", "read /models/m1/model.bin: ok model-one" in lines, fc)
         l = [x for x in lines if x.startswith("write /models/m1/x:")]
@@ -145,7 +126,7 @@ def main():
               "env EDGEML_CORE_SOCKET: /run/edgeml/core.sock" in lines and
               "connect /run/edgeml/core.sock: ok" in lines, fc)
 
-        fn = wait_for(lambda: "cwd:" in read(f"{logs}/{FN}.log") and read(f"{logs}/{FN}.log"), 20)
+        fn = etest.wait_until(lambda: "cwd:" in read(f"{logs}/{FN}.log") and read(f"{logs}/{FN}.log"), 20)
         lines = fn.splitlines()
         check("nocontainer: resource through AWS_GG_RESOURCE_PREFIX + DestinationPath",
               "read @/models/m1/model.bin: ok model-one" in lines, fn)
@@ -158,7 +139,7 @@ def main():
         def status_has():
             r = subprocess.run([EDGEML, "status", "--root", root, "--json"], capture_output=True, text=True)
             return reason in r.stdout and r.stdout
-        st = wait_for(status_has, 20)
+        st = etest.wait_until(status_has, 20)
         check("memory: the kill reason shows in `edgeml status --json`", bool(st), st)
         try:
             o = json.loads(st) if st else {}
@@ -171,12 +152,7 @@ def main():
               [l for l in clog.splitlines() if FM in l][-5:])
         check("memory: the allocation never completed", "alloc 256: ok" not in read(f"{logs}/{FM}.log"))
     finally:
-        core.send_signal(signal.SIGTERM)
-        try:
-            rc = core.wait(20)
-        except subprocess.TimeoutExpired:
-            core.kill()
-            rc = core.wait()
+        rc = etest.stop(core, 20)
     check("core stops cleanly on SIGTERM", rc == 0, rc)
     left = []
     for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
@@ -185,10 +161,9 @@ def main():
             if dirpath.count("/") > 8:
                 dirnames[:] = []
     check("no function cgroup left", not left, left)
-    if not failed:
+    if not T.failed:
         subprocess.run(["rm", "-rf", work])
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

@@ -7,18 +7,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import etest  # noqa: E402
+
 TOOL = sys.argv[1]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+T = etest.Tally()
+check = T.check
 
 
 def feed(path, data, max_bytes, keep, chunk):
@@ -91,8 +85,7 @@ def main():
     rc, out = feed("/nonexistent-dir/x.log", b"", 100, 1, 10)
     check("open error: one line naming the file", rc == 3 and out.count("\n") == 1 and
           "/nonexistent-dir/x.log" in out and "No such file" in out, out)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":

@@ -12,19 +12,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import etest  # noqa: E402
+
 PART, TOOL, PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
 UID, GID, GROUP = 4000, 4000, 4321
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+T = etest.Tally()
+check = T.check
 
 
 def make_root():
@@ -335,17 +329,14 @@ def failures(root):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: needs root (namespaces, mounts, cgroups, RunAs)")
-        return 77
+    etest.need_root("namespaces, mounts, cgroups, RunAs")
     root, sock = make_root()
     try:
         {"container": container, "nocontainer": nocontainer, "failures": failures}[PART](root)
     finally:
         sock.close()
         subprocess.run(["rm", "-rf", root])
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return T.finish()
 
 
 if __name__ == "__main__":
