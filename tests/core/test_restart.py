@@ -27,10 +27,12 @@ def main():
 
     common = {"FN_STATE": env.state}
     fns = [ct.function("crasher", fn_test, env=dict(common, FN_START_CRASHES="4")),
+           ct.function("quitter", fn_test, env=dict(common, FN_START_CRASHES="3",
+                                                     FN_START_EXIT="0")),
            ct.function("victim", fn_test, env=common),
            ct.function("sleeper", fn_test, timeout=1, env=common)]
     subs = []
-    for f in ("crasher", "victim", "sleeper"):
+    for f in ("crasher", "quitter", "victim", "sleeper"):
         subs += [("cloud", f"{f}/in", f), (f, f"res/{f}", "cloud")]
     g = env.write_group("group.json", ct.group(fns, subs))
     if not env.deploy_and_start(t, g, "edgeml core starts and answers status",
@@ -74,6 +76,17 @@ def main():
     t.check("status: crasher restarts == 4", fs.get("restarts") == 4, f"status {fs}")
     t.check("status: crasher is running", fs.get("state") == "running", f"status {fs}")
     t.info("core.log on crasher: " + " | ".join(env.core_log_lines(r"crasher")[-6:]))
+
+    # ---- quitter: a pinned function that exits 0 by itself is restarted
+    # with the same growing backoff (it must not spin) ---------------------
+    env.publish("quitter/in", "hello")
+    rs = sub.wait(1, 120, fn="quitter", pred=lambda r: r["payload"] == "hello")
+    st = env.starts("quitter")
+    t.check("quitter (exits 0 at its first 3 starts) is up at its 4th start", rs and len(st) == 4
+            and rs[0]["pid"] == st[-1][0], f"result {rs[:1]}, starts {st}")
+    gaps = [round(b[1] - a[1]) for a, b in zip(st, st[1:])]
+    t.check("quitter: each gap between restarts is longer than the one before",
+            len(gaps) == 3 and all(b > a for a, b in zip(gaps, gaps[1:])), f"gaps {gaps}")
 
     # ---- sleeper: a handler past Timeout is killed -----------------------
     p = sub.sync("sleeper")

@@ -5,6 +5,8 @@
  *   FN_STATE          a directory: each start appends to FN_STATE/<id>.starts
  *   FN_START_CRASHES  N: the first N starts exit with status 3 before
  *                     connecting (counted in FN_STATE/<id>.starts)
+ *   FN_START_EXIT     the status those starts exit with (default 3; 0: a
+ *                     pinned function that quits on its own)
  *   FN_GATE           a path: each handler first publishes phase "enter",
  *                     then waits until the path exists (at most 300 s)
  *   FN_SLEEP_MS       each handler sleeps that long
@@ -154,8 +156,11 @@ int main(void)
     long starts = fn_record_start(g_id);
     const char *crashes = getenv("FN_START_CRASHES");
     if (crashes && starts > 0 && starts <= atol(crashes)) {
-        fprintf(stderr, "fn_test %s: start %ld: crashing at start (exit 3)\n", g_id, starts);
-        return 3;
+        const char *ex = getenv("FN_START_EXIT");
+        int code = ex ? atoi(ex) : 3;
+        fprintf(stderr, "fn_test %s: start %ld: exiting at start (status %d)\n", g_id, starts,
+                code);
+        return code;
     }
     const char *out = getenv("FN_OUT");
     snprintf(g_out, sizeof g_out, "%s%s", out && *out ? "" : "res/", out && *out ? out : g_id);
