@@ -3,7 +3,8 @@
 # directory and runs each for SECONDS, one after the other, starting from a
 # seed corpus of real models (ONNX backend test data) and .npy files.
 #
-# usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy fuzz_group)
+# usage: fuzz/run.sh [SECONDS] [TARGET...]     (default 60 s; targets fuzz_model fuzz_npy
+#        fuzz_group fuzz_ipc fuzz_core fuzz_unpack; fuzz_core wants root, as the core)
 # env:   EDGEML_FUZZ_BUILD  build directory    (default /tmp/edgeml-fuzz-build)
 #        EDGEML_FUZZ_UBSAN_RECOVER=1           UBSan reports do not stop the run
 #        EDGEML_ONNX_TESTDATA                  (default /usr/share/libonnx-testdata/data)
@@ -12,7 +13,7 @@
 set -eu
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-fuzz_model fuzz_npy fuzz_group}
+TARGETS=${*:-fuzz_model fuzz_npy fuzz_group fuzz_ipc fuzz_core fuzz_unpack}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${EDGEML_FUZZ_BUILD:-/tmp/edgeml-fuzz-build}
 DATA=${EDGEML_ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
@@ -63,6 +64,13 @@ for dt in ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64
             i += 1
 PYEOF
 fi
+# issue 5 targets: well-formed frames of every type, topics, routers, and
+# small benign and hostile archives (fuzz/mkseeds.py)
+for t in fuzz_ipc fuzz_core fuzz_unpack; do
+    case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+    mkdir -p "$SEEDS/$t"
+    [ -n "$(ls -A "$SEEDS/$t")" ] || "$PY" "$ROOT/fuzz/mkseeds.py" "$t" "$SEEDS/$t"
+done
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=1024:detect_leaks=1}
 if [ "${EDGEML_FUZZ_UBSAN_RECOVER:-0}" = 1 ]; then
@@ -78,8 +86,11 @@ for t in $TARGETS; do
         fuzz_model) dict="-dict=$ROOT/fuzz/onnx.dict" ;;
         fuzz_npy) dict="-dict=$ROOT/fuzz/npy.dict" ;;
     esac
+    # fuzz_core / fuzz_unpack make their temporary roots here (removed after)
+    rm -rf "$BUILD/tmp"
+    mkdir -p -m 755 "$BUILD/tmp"
     echo "== $t: $SECS s (log: $BUILD/$t.log)"
-    if "$BUILD/fuzz/$t" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=3072 \
+    if TMPDIR=$BUILD/tmp "$BUILD/fuzz/$t" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=3072 \
         -malloc_limit_mb=4096 -print_final_stats=1 $dict \
         -artifact_prefix="$BUILD/artifacts/$t-" "$BUILD/corpus/$t" "$SEEDS/$t" \
         >"$BUILD/$t.log" 2>&1; then
@@ -91,6 +102,7 @@ for t in $TARGETS; do
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$BUILD/$t.log" | cut -c1-160 || true
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
         "$BUILD/$t.log" || true
-    grep -E 'ERROR|SUMMARY|runtime error' "$BUILD/$t.log" | sort | uniq -c | head -20 || true
+    grep -E 'ERROR|SUMMARY|runtime error|fuzz_[a-z]+: ' "$BUILD/$t.log" | sort | uniq -c | head -20 || true
+    rm -rf "$BUILD/tmp"
 done
 exit $status

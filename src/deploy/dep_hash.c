@@ -37,6 +37,11 @@ dep_status dep_errf(dep_err *e, dep_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        /* one line, whatever names from outside (archive entries, URIs)
+         * it quotes: control characters become '?' */
+        for (char *p = e->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     }
     return st;
 }

@@ -95,6 +95,9 @@ cases = {
     "blk": [("blk", "EVIL-blk", None)],
     "fifo": [("fifo", "EVIL-fifo", None)],
     "dup-over-sym": [("sym", "EVIL-dup", "ok.txt"), ("file", "EVIL-dup", b"y")],
+    # found by fuzz_unpack: a control character in a refused entry's name
+    # made the error two lines (dep_errf now writes them as '?')
+    "newline-name": [("file", "../EVIL-nl\nsecond line\x1b[2J", b"x")],
 }
 for name, entries in cases.items():
     tar_with(f"{hostile}/{name}.tar", entries)
