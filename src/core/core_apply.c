@@ -245,6 +245,8 @@ int sup_apply(core *c, const char *path, int initial, char *msg, size_t cap)
         }
         goto oom;
     }
+    rt->held = sup_held;
+    rt->held_ctx = c;
     /* from here on nothing fails */
     uint64_t now = core_now_ms();
     unsigned started = 0, restarted = 0, stopped = 0, unchanged = 0;

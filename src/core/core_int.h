@@ -156,6 +156,9 @@ void sup_finish_item(core *c, core_fn *f, rt_item *it, const char *status, size_
 void sup_proc_conn_lost(core *c, core_proc *p);
 void sup_free_all(core *c);
 void sup_free_dead(core *c);
+/* Router callback: messages of router function i its processes hold (in
+ * flight), counted toward --max-work-items. */
+size_t sup_held(void *ctx, size_t i);
 const char *sup_state(const core *c, const core_fn *f);
 
 int sup_spawn(core *c, core_fn *f, uint64_t now);  /* core_spawn.c; 0 or -1 (logged) */

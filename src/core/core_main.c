@@ -376,6 +376,8 @@ int edgeml_core_run(const edgeml_core_opts *o)
         core_log(c, "ERROR", "core: out of memory");
         goto out;
     }
+    c->rt->held = sup_held;
+    c->rt->held_ctx = c;
     core_log(c, "INFO", "edgeml core started (pid %ld) root %s socket %s", (long)getpid(), c->root,
              c->sock_path);
     char msg[256];

@@ -24,6 +24,17 @@ static int window_of(const core_fn *f)
     return f->pinned ? IPC_WINDOW : 1;
 }
 
+size_t sup_held(void *ctx, size_t i)
+{
+    const core *c = ctx;
+    if (i >= c->n_fns)
+        return 0;
+    size_t n = 0;
+    for (const core_proc *p = c->fns[i]->procs; p; p = p->next)
+        n += p->inflight.n;
+    return n;
+}
+
 int sup_n_procs(const core *c)
 {
     int n = 0;

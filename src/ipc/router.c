@@ -111,10 +111,11 @@ void rt_queue_clear(rt_queue *q)
 
 /* Takes it into q unless that would pass the bounds; -1: not taken (the
  * caller frees and counts). */
-static int enqueue(const rt_router *r, rt_queue *q, rt_item *it)
+static int enqueue(const rt_router *r, rt_queue *q, rt_item *it, int fn)
 {
     size_t b = rt_item_bytes(it);
-    if (q->n >= r->max_items || b > r->max_bytes || q->bytes > r->max_bytes - b)
+    size_t held = fn >= 0 && r->held ? r->held(r->held_ctx, (size_t)fn) : 0;
+    if (q->n + held >= r->max_items || b > r->max_bytes || q->bytes > r->max_bytes - b)
         return -1;
     rt_queue_push_back(q, it);
     return 0;
@@ -365,7 +366,7 @@ int rt_publish(rt_router *r, int src, const char *topic, size_t tn, const void *
         rt_item *it = item_new(m, rt->subject, rt->subject_len, 0);
         if (!it)
             goto nomem;
-        int full = enqueue(r, q, it) != 0;
+        int full = enqueue(r, q, it, rt->target) != 0;
         if (full)
             rt_item_free(it);
         if (rt->target >= 0) {
@@ -430,7 +431,7 @@ int rt_invoke(rt_router *r, const char *id, size_t idn, const char *source, cons
     }
     it->reply_conn = reply_conn;
     it->reply_id = reply_id;
-    if (enqueue(r, &r->fns[f].q, it) != 0) {
+    if (enqueue(r, &r->fns[f].q, it, f) != 0) {
         rt_item_free(it);
         r->fns[f].dropped++;
         r->st.dropped++;

@@ -12,7 +12,9 @@
  * shared by every target's rt_item through a reference count. Items belong
  * to the queue they are in, or to whoever popped them (rt_item_free).
  * Queues never block: an item that would take a queue over max_items or
- * max_bytes is dropped and counted.
+ * max_bytes is dropped and counted. For a function, the items its processes
+ * hold (sent, not yet done: the `held` callback) count toward max_items, so
+ * that --max-work-items bounds everything buffered for it.
  * Delivery to one target is at most once per publish, even when several of
  * the source's subscriptions to that target match the topic (the first
  * matching Subject, in document order, is the one reported). */
@@ -106,6 +108,9 @@ typedef struct rt_router {
     size_t n_routes;
     rt_queue cloud, ext;
     size_t max_items, max_bytes;
+    /* Items of function i held outside its queue (in flight); NULL: none. */
+    size_t (*held)(void *ctx, size_t fn);
+    void *held_ctx;
     char *strings;          /* the compiled Subjects and external names */
     uint64_t seq;
     rt_stats st;

@@ -126,6 +126,37 @@ static void test_overflow(void)
     rt_free(r);
 }
 
+/* what the core reports held (in flight) per function */
+static size_t g_held[3];
+static size_t held_cb(void *ctx, size_t fn)
+{
+    (void)ctx;
+    return fn < 3 ? g_held[fn] : 0;
+}
+
+static void test_held_counts(void)
+{
+    const rt_sub_def subs[] = {{"cloud", "#", A("f1")}};
+    rt_router *r = rt_new(k_fns, 3, subs, 1, 4, 0, NULL);
+    r->held = held_cb;
+    g_held[0] = 3;
+    char err[256];
+    size_t nt, took = 0;
+    for (int i = 0; i < 3; i++) {
+        pub(r, RT_CLOUD, "t", "x", &nt, err);
+        took += nt;
+    }
+    CHECK(took == 1 && r->fns[0].q.n == 1 && r->fns[0].dropped == 2,
+          "in-flight items count toward max_items (took %zu)", took);
+    int fi;
+    CHECK(rt_invoke(r, "f1", 2, "cloud", "z", 1, 0, 0, 0, &fi) == RT_FULL,
+          "invoke sees the held items too");
+    g_held[0] = 0;
+    CHECK(rt_invoke(r, "f1", 2, "cloud", "z", 1, 0, 0, 0, &fi) == RT_OK,
+          "room again once they are done");
+    rt_free(r);
+}
+
 static void test_requeue_and_redeploy(void)
 {
     const rt_sub_def subs[] = {{"cloud", "#", A("f1")}, {"cloud", "#", A("f3")}};
@@ -156,6 +187,7 @@ int main(void)
 {
     test_matching_and_fanout();
     test_overflow();
+    test_held_counts();
     test_requeue_and_redeploy();
     return CHECK_SUMMARY();
 }
