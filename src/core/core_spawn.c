@@ -229,7 +229,11 @@ int sup_spawn(core *c, core_fn *f, uint64_t now)
             }
             break;
         default:
-            continue; /* secrets: later */
+            /* Secrets Manager secrets come from the cloud (v1 fetched them
+             * with the deployment): nothing local to attach yet */
+            core_log(c, "WARN", "function %s: resource %s: secrets are not supported by this "
+                     "core yet; not attached", f->id, r->id);
+            continue;
         }
         if (!b->src || !b->dst) {
             free((char *)b->src);
