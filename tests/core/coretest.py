@@ -219,8 +219,7 @@ class Env:
     def __init__(self, edgeml, work, name):
         self.edgeml = edgeml
         self.dir = os.path.join(work, name)
-        if os.path.exists(self.dir):
-            shutil.rmtree(self.dir)
+        etest.rmtree(self.dir)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.root = os.path.join(self.dir, "root")

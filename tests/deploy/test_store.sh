@@ -82,22 +82,38 @@ for h in "$P"/hostile/*; do
 done
 
 # ---- activation, views and modes ----
+# As root, views are owned by root with the OwnerSetting's group; run by another user, a
+# deployment keeps that user as the owner and can only give its own groups.
+if [ "$(id -u)" = 0 ]; then
+    OWN="0 0"; G1=4242; G2=4243
+else
+    OWN="$(id -u) $(id -g)"; G1=$(id -g); G2=$(id -g)
+fi
 R=$T/act
 s1=$("$TOOL" deploy "$R" M "$P/v1.tar.gz" v1.tar.gz --keep 1) || bad "deploy v1"
 [ "$(cat "$R/resources/M/a")" = "$(printf 'v1%.0s' 1 2 3 4 5 6 7 8)" ] && ok "v1 readable at resources/M" || bad "v1 content"
 [ "$(readlink "$R/resources/M")" = "../store/$s1.root" ] && ok "resources/M -> ../store/<sha>.root" \
     || bad "link is $(readlink "$R/resources/M")"
-[ "$(stat -c '%a %u %g' "$R/store/$s1.root")" = "500 0 0" ] && [ "$(stat -c %a "$R/store/$s1.root/a")" = 400 ] \
-    && ok "root-only modes 0500/0400" || bad "root-only modes: $(stat -c '%a %u %g' "$R/store/$s1.root" "$R/store/$s1.root/a")"
+[ "$(stat -c '%a %u %g' "$R/store/$s1.root")" = "500 $OWN" ] && [ "$(stat -c %a "$R/store/$s1.root/a")" = 400 ] \
+    && ok "root-only modes 0500/0400 (owner $OWN)" || bad "root-only modes: $(stat -c '%a %u %g' "$R/store/$s1.root" "$R/store/$s1.root/a")"
 [ ! -e "$R/store/$s1" ] && ok "first view took the pristine tree over (no copy)" || bad "pristine left beside its view"
 # the same content for another resource with a group owner: a copy with its modes
-"$TOOL" deploy "$R" N "$P/v1.tar.gz" v1.tar.gz --group 4242 --perm ro --keep 1 >/dev/null || bad "deploy N"
-[ "$(stat -c '%a %g' "$R/store/$s1.g4242-ro")" = "550 4242" ] && [ "$(stat -c '%a %g' "$R/store/$s1.g4242-ro/b")" = "440 4242" ] \
-    && [ "$(stat -c %a "$R/store/$s1.root/a")" = 400 ] && ok "ro view 0550/0440 gid 4242 beside root view" \
+"$TOOL" deploy "$R" N "$P/v1.tar.gz" v1.tar.gz --group "$G1" --perm ro --keep 1 >/dev/null || bad "deploy N"
+[ "$(stat -c '%a %g' "$R/store/$s1.g$G1-ro")" = "550 $G1" ] && [ "$(stat -c '%a %g' "$R/store/$s1.g$G1-ro/b")" = "440 $G1" ] \
+    && [ "$(stat -c %a "$R/store/$s1.root/a")" = 400 ] && ok "ro view 0550/0440 gid $G1 beside root view" \
     || bad "ro view modes: $(stat -c '%n %a %g' "$R/store/$s1".*/b)"
-s2=$("$TOOL" deploy "$R" W "$P/v2.tar.gz" v2.tar.gz --group 4243 --perm rw --keep 1) || bad "deploy W"
-[ "$(stat -c '%a %g' "$R/store/$s2.g4243-rw")" = "770 4243" ] && [ "$(stat -c '%a' "$R/store/$s2.g4243-rw/a")" = 660 ] \
+s2=$("$TOOL" deploy "$R" W "$P/v2.tar.gz" v2.tar.gz --group "$G2" --perm rw --keep 1) || bad "deploy W"
+[ "$(stat -c '%a %g' "$R/store/$s2.g$G2-rw")" = "770 $G2" ] && [ "$(stat -c '%a' "$R/store/$s2.g$G2-rw/a")" = 660 ] \
     && ok "rw view 0770/0660" || bad "rw view modes"
+if [ "$(id -u)" != 0 ]; then
+    # a group this user is not in: refused naming the group, nothing switched
+    was=$(readlink "$R/resources/N")
+    "$TOOL" deploy "$R" N "$P/v2.tar.gz" v2.tar.gz --group 4242 --perm ro --keep 1 >/dev/null 2>"$T/err" \
+        && bad "non-root: foreign group accepted" \
+        || { grep -q "chown to group 4242" "$T/err" && [ "$(readlink "$R/resources/N")" = "$was" ] \
+             && ok "non-root: a foreign group is refused, N unchanged: $(head -c 200 "$T/err")" \
+             || bad "non-root: foreign group: $(cat "$T/err")"; }
+fi
 "$TOOL" deploy "$R" X "$P/v2.tar.gz" v2.tar.gz --group 4243 >/dev/null 2>"$T/err" \
     && bad "half OwnerSetting accepted" || ok "half OwnerSetting refused: $(cat "$T/err")"
 
