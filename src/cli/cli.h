@@ -36,6 +36,10 @@ int cli_is_help(const char *arg); /* "-h" or "--help" */
 int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val,
                   const char *cmd);
 
+/* --root DIR (or --root=DIR): cli_opt_value's contract, an empty DIR being a
+ * usage error too (printed). */
+int cli_opt_root(int argc, char **argv, int *i, const char *cmd, const char **root);
+
 /* Strict decimal parsing; 0 on success. */
 int cli_parse_i64(const char *s, int64_t *v);
 

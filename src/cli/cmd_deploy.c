@@ -168,12 +168,9 @@ int cli_cmd_deploy(int argc, char **argv)
             gopt.allow_run_as_root = 1;
             continue;
         }
-        if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "deploy"))) {
+        if ((m = cli_opt_root(argc, argv, &i, "deploy", &root))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            if (!v[0])
-                return cli_usage("deploy", "--root needs a directory");
-            root = v;
         } else if ((m = cli_opt_value(argc, argv, &i, "--keep", &v, "deploy"))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;

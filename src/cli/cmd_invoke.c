@@ -45,12 +45,9 @@ int cli_cmd_invoke(int argc, char **argv)
         }
         if (strcmp(argv[i], "--event") == 0) {
             event = 1;
-        } else if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "invoke"))) {
+        } else if ((m = cli_opt_root(argc, argv, &i, "invoke", &root))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            if (!v[0])
-                return cli_usage("invoke", "--root needs a directory");
-            root = v;
         } else if ((m = cli_opt_value(argc, argv, &i, "--data", &v, "invoke"))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;

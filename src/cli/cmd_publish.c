@@ -40,12 +40,9 @@ int cli_cmd_publish(int argc, char **argv)
             help();
             return CLI_EXIT_OK;
         }
-        if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "publish"))) {
+        if ((m = cli_opt_root(argc, argv, &i, "publish", &root))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            if (!v[0])
-                return cli_usage("publish", "--root needs a directory");
-            root = v;
         } else if ((m = cli_opt_value(argc, argv, &i, "--data", &v, "publish"))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;

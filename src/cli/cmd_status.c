@@ -122,12 +122,9 @@ int cli_cmd_status(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
-        } else if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "status"))) {
+        } else if ((m = cli_opt_root(argc, argv, &i, "status", &root))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            if (!v[0])
-                return cli_usage("status", "--root needs a directory");
-            root = v;
         } else if ((m = cli_opt_value(argc, argv, &i, "--limit", &v, "status"))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;

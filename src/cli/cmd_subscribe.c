@@ -121,12 +121,9 @@ int cli_cmd_subscribe(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
-        } else if ((m = cli_opt_value(argc, argv, &i, "--root", &v, "subscribe"))) {
+        } else if ((m = cli_opt_root(argc, argv, &i, "subscribe", &root))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            if (!v[0])
-                return cli_usage("subscribe", "--root needs a directory");
-            root = v;
         } else if ((m = cli_opt_value(argc, argv, &i, "--count", &v, "subscribe"))) {
             if (m < 0)
                 return CLI_EXIT_USAGE;

@@ -245,3 +245,17 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len)
     *len = n;
     return 0;
 }
+
+int cli_opt_root(int argc, char **argv, int *i, const char *cmd, const char **root)
+{
+    const char *v;
+    int m = cli_opt_value(argc, argv, i, "--root", &v, cmd);
+    if (m <= 0)
+        return m;
+    if (!v[0]) {
+        cli_usage(cmd, "--root needs a directory");
+        return -1;
+    }
+    *root = v;
+    return 1;
+}

@@ -152,6 +152,19 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
     return 0;
 }
 
+/* Frees the core_fn of nf[0..n) that an apply made (not the ones it took over
+ * from c->fns), after the apply failed. */
+static void free_new_fns(core *c, core_fn **nf, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        int kept = 0;
+        for (size_t k = 0; k < c->n_fns; k++)
+            kept |= c->fns[k] == nf[j];
+        if (!kept)
+            sup_free_fn(nf[j]);
+    }
+}
+
 int sup_apply(core *c, const char *path, int initial, char *msg, size_t cap)
 {
     char *json = NULL;
@@ -220,13 +233,7 @@ int sup_apply(core *c, const char *path, int initial, char *msg, size_t cap)
             if (f)
                 free(f->id);
             free(f);
-            for (size_t j = 0; j < i; j++) {
-                int kept = 0;
-                for (size_t k = 0; k < c->n_fns; k++)
-                    kept |= c->fns[k] == nf[j];
-                if (!kept)
-                    sup_free_fn(nf[j]);
-            }
+            free_new_fns(c, nf, i);
             goto oom;
         }
         f->backoff_ms = c->o.backoff_ms;
@@ -236,13 +243,7 @@ int sup_apply(core *c, const char *path, int initial, char *msg, size_t cap)
     rt_router *rt = rt_new(fd, g->n_functions, sd, g->n_subscriptions, c->o.max_work_items,
                            RT_DEFAULT_MAX_BYTES, c->rt);
     if (!rt) {
-        for (size_t j = 0; j < g->n_functions; j++) {
-            int kept = 0;
-            for (size_t k = 0; k < c->n_fns; k++)
-                kept |= c->fns[k] == nf[j];
-            if (!kept)
-                sup_free_fn(nf[j]);
-        }
+        free_new_fns(c, nf, g->n_functions);
         goto oom;
     }
     rt->held = sup_held;

@@ -467,24 +467,37 @@ static void dispatch(core *c, core_conn *k, const ipc_hdr *h, const ipc_field *f
 
 /* ---- input ---- */
 
+enum { RD_DONE, RD_MORE, RD_STOP };
+
+/* One recv toward `want` bytes of buf (*got already there). RD_DONE: all
+ * there; RD_MORE: read again (partial, EINTR); RD_STOP: nothing more now
+ * (would block) or the connection ended (closed here). */
+static int read_some(core *c, core_conn *k, uint8_t *buf, size_t want, size_t *got)
+{
+    ssize_t r = recv(k->fd, buf + *got, want - *got, 0);
+    if (r == 0) {
+        conn_close(c, k);
+        return RD_STOP;
+    }
+    if (r < 0) {
+        if (errno == EINTR)
+            return RD_MORE;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            conn_close(c, k);
+        return RD_STOP;
+    }
+    *got += (size_t)r;
+    return *got < want ? RD_MORE : RD_DONE;
+}
+
 static void on_readable(core *c, core_conn *k)
 {
     for (int frames = 0; frames < CORE_FRAMES_PER_WAKE && k->fd >= 0 && !k->closing;) {
         if (k->hdr_got < IPC_HDR_SIZE) {
-            ssize_t r = recv(k->fd, k->hdr + k->hdr_got, IPC_HDR_SIZE - k->hdr_got, 0);
-            if (r == 0) {
-                conn_close(c, k);
+            int st = read_some(c, k, k->hdr, IPC_HDR_SIZE, &k->hdr_got);
+            if (st == RD_STOP)
                 return;
-            }
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                    conn_close(c, k);
-                return;
-            }
-            k->hdr_got += (size_t)r;
-            if (k->hdr_got < IPC_HDR_SIZE)
+            if (st == RD_MORE)
                 continue;
             ipc_hdr_get(k->hdr, &k->h);
             const char *why = NULL;
@@ -501,20 +514,10 @@ static void on_readable(core *c, core_conn *k)
             }
         }
         if (k->body_got < k->h.len) {
-            ssize_t r = recv(k->fd, k->body + k->body_got, k->h.len - k->body_got, 0);
-            if (r == 0) {
-                conn_close(c, k);
+            int st = read_some(c, k, (uint8_t *)k->body, k->h.len, &k->body_got);
+            if (st == RD_STOP)
                 return;
-            }
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                    conn_close(c, k);
-                return;
-            }
-            k->body_got += (size_t)r;
-            if (k->body_got < k->h.len)
+            if (st == RD_MORE)
                 continue;
         }
         ipc_field f[IPC_MAX_FIELDS];

@@ -21,6 +21,16 @@
 
 static volatile int g_dummy;
 
+/* The signals the loop takes through its signalfd (blocked otherwise). */
+static void core_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
 uint64_t core_now_ms(void)
 {
     struct timespec ts;
@@ -184,11 +194,7 @@ static int setup(core *c)
         return -1;
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    core_signals(&set);
     c->ep = epoll_create1(EPOLL_CLOEXEC);
     c->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -361,11 +367,7 @@ int edgeml_core_run(const edgeml_core_opts *o)
     }
     c->start_ms = core_now_ms();
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    core_signals(&set);
     sigprocmask(SIG_BLOCK, &set, &old);
     masked = 1;
     signal(SIGPIPE, SIG_IGN);
