@@ -48,7 +48,7 @@ fi
 echo "== building edgeml and examples/classify in $BUILD"
 mkdir -p "$BUILD"
 if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build "$BUILD" --target edgeml classify -j "$(nproc 2>/dev/null || echo 2)"; } \
+       cmake --build "$BUILD" --target edgeml edgeml-core classify -j "$(nproc 2>/dev/null || echo 2)"; } \
        >"$BUILD/demo-build.log" 2>&1; then
     tail -n 30 "$BUILD/demo-build.log" >&2
     die "build failed (full log: $BUILD/demo-build.log)"
