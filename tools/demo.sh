@@ -6,7 +6,7 @@
 #   tools/demo.sh [IMAGE.jpg|IMAGE.png]      (default: a generated 320x240 frame)
 #
 # Steps (each one is also a command you can run yourself):
-#   1. cmake --build BUILD --target edgeml classify
+#   1. cmake --build BUILD --target edgeml edgeml-core classify
 #   2. tools/mk_classifier_pkg.py all WORK/pkg --classify BUILD/examples/classify/classify
 #        -> squeezenet1_1.tar.gz (model.onnx, labels.txt, preprocess.json), classify-code.tar.gz,
 #           group.json (examples/classify/group.json.in with file:// URIs and sha256s), frame.jpg
