@@ -192,6 +192,9 @@ static int setup(core *c)
         core_log(c, "WARN", "%s: %s (logging to stderr only)", dir, strerror(errno));
     if (take_lock(c) != 0)
         return -1;
+    int swept = run_cgroup_sweep();
+    if (swept)
+        core_log(c, "INFO", "removed %d empty memory cgroup(s) left by a killed core", swept);
 
     sigset_t set;
     core_signals(&set);

@@ -108,6 +108,10 @@ int run_kill(const run_proc *p, int sig);
  * Returns 1 if the memory limit killed it, else 0. */
 int run_proc_finish(run_proc *p, int wstatus, char *why, size_t cap);
 
+/* Removes the empty memory cgroups a killed core left (edgeml-<pid>-<Id> whose
+ * pid is gone); the number removed. Called once when a core starts. */
+int run_cgroup_sweep(void);
+
 /* 1 if this host and process can run GreengrassContainer functions; else 0
  * with why ("needs root", "no memory cgroup", ...). */
 int run_container_supported(char *why, size_t cap);

@@ -269,3 +269,32 @@ int run_cg_remove(run_proc *p) {
     errno = EBUSY;
     return -1;
 }
+
+/* The cgroups of a core that was killed (SIGKILL, power loss) stay behind,
+ * empty once its functions died with it (PR_SET_PDEATHSIG). Removes every
+ * edgeml-<pid>-<id> directory under the core's cgroup that holds no process
+ * and whose pid is gone. */
+int run_cgroup_sweep(void) {
+    int v;
+    char base[512], why[256];
+    if (run_cg_locate(&v, base, sizeof base, why, sizeof why) < 0) return 0;
+    DIR *d = opendir(base);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        if (strncmp(de->d_name, "edgeml-", 7) != 0) continue;
+        long pid = strtol(de->d_name + 7, &end, 10);
+        if (end == de->d_name + 7 || *end != '-' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to ask) */
+        char path[1024], procs[1100], buf[64];
+        int n = snprintf(path, sizeof path, "%s/%s", base, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof path) continue;
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", path);
+        if (read_small(procs, buf, sizeof buf) != 0) continue; /* unreadable or not empty */
+        if (rmdir(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}

@@ -106,6 +106,29 @@ def main():
         print(T.summary())
         return 1
     os.chmod(root, 0o755)  # NoContainer functions run as 4000 and walk ROOT
+    # what a killed core leaves: an empty memory cgroup of a dead pid (removed at start) and,
+    # for contrast, an empty one named after a live pid (kept)
+    cg_base = None
+    for line in open("/proc/self/cgroup"):
+        parts = line.rstrip("\n").split(":", 2)
+        if len(parts) == 3 and "memory" in parts[1].split(","):
+            cg_base = "/sys/fs/cgroup/memory" + (parts[2] if parts[2] != "/" else "")
+    stale = live = None
+    if cg_base and os.path.isdir(cg_base):
+        dead_pid = 4194303  # the largest possible pid; walk down to one that is not alive
+        while dead_pid > 2:
+            try:
+                os.kill(dead_pid, 0)
+            except ProcessLookupError:
+                break
+            except OSError:
+                pass
+            dead_pid -= 1
+        stale = os.path.join(cg_base, f"edgeml-{dead_pid}-stale{SFX}")
+        live = os.path.join(cg_base, f"edgeml-{os.getpid()}-live{SFX}")
+        for d in (stale, live):
+            if not os.path.isdir(d):
+                os.mkdir(d)
     core = subprocess.Popen([EDGEML, "core", "--root", root, "--quiet", "--backoff-ms", "200"],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "core.err"), "w"))
     logs = os.path.join(root, "logs", "functions")
@@ -151,8 +174,14 @@ def main():
               any(FM in l and reason in l for l in clog.splitlines()),
               [l for l in clog.splitlines() if FM in l][-5:])
         check("memory: the allocation never completed", "alloc 256: ok" not in read(f"{logs}/{FM}.log"))
+        if stale:
+            check("start: an empty cgroup of a dead pid (a killed core's) is removed, and said",
+                  not os.path.exists(stale) and "left by a killed core" in clog, stale)
+            check("start: an empty cgroup named after a live pid is kept", os.path.isdir(live), live)
     finally:
         rc = etest.stop(core, 20)
+        if live and os.path.isdir(live):
+            os.rmdir(live)
     check("core stops cleanly on SIGTERM", rc == 0, rc)
     left = []
     for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
