@@ -8,8 +8,26 @@
  * each input the core thread must still run and answer a CTL_STATUS on a
  * new connection; if not, abort() so that libFuzzer keeps the input.
  *
- * The group has one on-demand NoContainer function (od, /bin/true: it exits
- * without connecting, so invokes of it fail) and cloud routes, so that
+ * Function mode (bit 4 of byte 0): the bytes come from an AUTHENTICATED
+ * function. The group has a pinned NoContainer function "agent", a shell
+ * script written at init that stores its EDGEML_TOKEN in ROOT/agent/token
+ * (tmp + mv) and sleeps: it never connects itself. The harness reads the
+ * token, connects, sends HELLO [token, "1"], reads WELCOME and the MSGs
+ * already waiting, then sends the fuzzed frames (DONE, PUBLISH, INVOKE, BYE,
+ * anything). Bits in function mode: bit 2: first a CTL_INVOKE of agent with
+ * IPC_F_REPLY from a control connection held open for the input (so that a
+ * DONE answers a live invoker); bit 5: first 1 + bits 6-7 CTL_PUBLISHes to
+ * ag/in (so that the agent has MSGs in flight). The header id of every
+ * DONE in the fuzzed stream is taken relative to the first MSG id of the
+ * session (id + first - 1, mod 2^64), so that DONE 1 means the first MSG.
+ * After the input the connection is closed and the harness reconnects on
+ * its own connection, kept between inputs, which answers every MSG with a
+ * DONE (so that the agent is not killed for Timeouts the fuzzer did not
+ * cause). When HELLO is refused (the process was replaced after a BYE or a
+ * lost connection), the harness waits (3 s at most) for a new token.
+ *
+ * The group also has one on-demand NoContainer function (od, /bin/true: it
+ * exits without connecting, so invokes of it fail) and cloud routes, so that
  * CTL_PUBLISH / CTL_INVOKE / CTL_SUBSCRIBE reach the router and the
  * supervisor. Set FUZZ_CORE_LOG=1 to see the core's log on stderr. */
 #include <errno.h>
@@ -32,6 +50,7 @@
 
 static char root[80];
 static char sock_path[128];
+static char tok_path[128];
 static pthread_t core_thr;
 static int core_rc = -100;
 
@@ -80,8 +99,68 @@ static int connect_core(int unpriv)
     return fd;
 }
 
-/* Reads and discards what the core sent, for up to ms; 1 at EOF/error. */
-static int drain(int fd, int ms)
+/* Bytes from the core, cut into frames, so that the ids of the MSGs the
+ * agent gets are known (the harness answers them). */
+typedef struct rx {
+    uint8_t buf[1 << 16];
+    size_t n, skip;
+} rx;
+
+static uint64_t seen[64]; /* MSG ids the agent got and the harness has not answered */
+static unsigned n_seen;
+
+static void note_msg(uint64_t id, uint64_t *first)
+{
+    if (n_seen == 64) {
+        memmove(seen, seen + 1, 63 * sizeof seen[0]);
+        n_seen--;
+    }
+    seen[n_seen++] = id;
+    if (first && !*first)
+        *first = id;
+}
+
+static void rx_feed(rx *r, const uint8_t *p, size_t n, uint64_t *first)
+{
+    while (n) {
+        if (r->skip) {
+            size_t k = n < r->skip ? n : r->skip;
+            r->skip -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        size_t k = sizeof r->buf - r->n;
+        if (k > n)
+            k = n;
+        memcpy(r->buf + r->n, p, k);
+        r->n += k;
+        p += k;
+        n -= k;
+        while (r->n >= IPC_HDR_SIZE) {
+            ipc_hdr h;
+            ipc_hdr_get(r->buf, &h);
+            size_t tot = IPC_HDR_SIZE + (size_t)h.len;
+            if (tot > sizeof r->buf) { /* a large frame: skip its body */
+                if (h.type == IPC_MSG)
+                    note_msg(h.id, first);
+                r->skip = tot - r->n;
+                r->n = 0;
+                break;
+            }
+            if (r->n < tot)
+                break;
+            if (h.type == IPC_MSG)
+                note_msg(h.id, first);
+            memmove(r->buf, r->buf + tot, r->n - tot);
+            r->n -= tot;
+        }
+    }
+}
+
+/* Reads what the core sent for up to ms (into r when not NULL, else
+ * discarded); 1 at EOF/error. */
+static int drain(int fd, int ms, rx *r, uint64_t *first)
 {
     static uint8_t buf[65536];
     long end = now_ms() + ms;
@@ -90,12 +169,14 @@ static int drain(int fd, int ms)
         if (left < 0)
             left = 0;
         struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, (int)left);
-        if (r <= 0)
+        int rc = poll(&p, 1, (int)left);
+        if (rc <= 0)
             return 0;
         ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
             return 1;
+        if (n > 0 && r)
+            rx_feed(r, buf, (size_t)n, first);
         if (left == 0 && n < 0)
             return 0;
     }
@@ -118,26 +199,125 @@ static void check_alive(int want_group)
         (h.flags & IPC_F_ERROR)) {
         die("the core did not answer CTL_STATUS");
     }
-    if (want_group && !strstr((const char *)f[0].p, "\"od\""))
-        die("the core did not apply the fuzzing group (function od missing from its status)");
+    if (want_group && (!strstr((const char *)f[0].p, "\"od\"") ||
+                       !strstr((const char *)f[0].p, "\"agent\"")))
+        die("the core did not apply the fuzzing group (function od or agent missing from its status)");
     free(body);
     close(fd);
 }
 
-static const char group_json[] =
+/* ---- the agent's side ---- */
+
+static int agent_fd = -1; /* the harness's own connection as the agent, kept between inputs */
+static rx agent_rx;
+
+static int read_token(char tok[33])
+{
+    FILE *f = fopen(tok_path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(tok, 1, 32, f);
+    fclose(f);
+    tok[n] = 0;
+    return n == 32 ? 0 : -1;
+}
+
+/* Connects as the agent with its current token (HELLO, WELCOME); waits up
+ * to wait_ms for a token the core accepts. fd, or -1. */
+static int agent_connect(int wait_ms)
+{
+    static char dead[33]; /* the last token refused as unknown */
+    long end = now_ms() + wait_ms;
+    for (;;) {
+        char tok[33];
+        if (read_token(tok) == 0 && strcmp(tok, dead) != 0) {
+            int fd = connect_core(0);
+            if (fd < 0)
+                die("cannot connect to the core");
+            ipc_field f[2] = {ipc_str(tok), ipc_str(IPC_SDK_VERSION)}, rf[IPC_MAX_FIELDS];
+            ipc_hdr h;
+            uint8_t *body = NULL;
+            int rc = ipc_send(fd, IPC_HELLO, 0, 0, f, 2);
+            if (rc == 0)
+                rc = ipc_recv(fd, 2000, &h, &body, rf);
+            if (rc == 0 && h.type == IPC_WELCOME) {
+                free(body);
+                return fd;
+            }
+            /* refused: unknown (a process that has exited), or still
+             * connected (the core has not yet seen our last close) */
+            if (rc == 0 && h.type == IPC_ERROR && !strstr((const char *)rf[0].p, "already"))
+                memcpy(dead, tok, sizeof dead);
+            free(body);
+            close(fd);
+        }
+        if (now_ms() >= end)
+            return -1;
+        usleep(2000);
+    }
+}
+
+/* DONE for every MSG the agent got (unknown ids are ignored by the core). */
+static void answer_seen(int fd)
+{
+    ipc_field f[2] = {ipc_str(""), ipc_str("")};
+    unsigned i = 0;
+    while (i < n_seen && ipc_send(fd, IPC_DONE, 0, seen[i], f, 2) == 0)
+        i++;
+    memmove(seen, seen + i, (n_seen - i) * sizeof seen[0]);
+    n_seen -= i;
+}
+
+/* Keeps the agent connected and its MSGs answered between inputs. */
+static void service_agent(int wait_ms)
+{
+    if (agent_fd < 0) {
+        agent_fd = agent_connect(wait_ms);
+        agent_rx.n = agent_rx.skip = 0;
+        if (agent_fd < 0)
+            return;
+    }
+    if (drain(agent_fd, 1, &agent_rx, NULL)) {
+        close(agent_fd);
+        agent_fd = -1;
+        return;
+    }
+    answer_seen(agent_fd);
+}
+
+#define AGENT_ARN "arn:aws:lambda:eu-west-1:1:function:agent:1"
+#define OD_ARN "arn:aws:lambda:eu-west-1:1:function:od:1"
+
+/* %s: the agent's script */
+static const char group_fmt[] =
     "{\"Core\":{\"Cores\":[{\"Id\":\"core1\",\"ThingArn\":\"arn:aws:iot:eu-west-1:1:thing/c1\","
     "\"CertificateArn\":\"arn:aws:iot:eu-west-1:1:cert/abc\",\"SyncShadow\":false}]},"
-    "\"Functions\":{\"Functions\":[{\"Id\":\"od\",\"FunctionArn\":"
-    "\"arn:aws:lambda:eu-west-1:1:function:od:1\",\"FunctionConfiguration\":{"
+    "\"Functions\":{\"Functions\":[{\"Id\":\"od\",\"FunctionArn\":\"" OD_ARN "\","
+    "\"FunctionConfiguration\":{"
     "\"Executable\":\"/bin/true\",\"Pinned\":false,\"Timeout\":1,"
+    "\"Environment\":{\"Execution\":{\"IsolationMode\":\"NoContainer\"}}}},"
+    "{\"Id\":\"agent\",\"FunctionArn\":\"" AGENT_ARN "\",\"FunctionConfiguration\":{"
+    "\"Executable\":\"%s\",\"Pinned\":true,\"Timeout\":2,"
     "\"Environment\":{\"Execution\":{\"IsolationMode\":\"NoContainer\"}}}}]},"
     "\"Subscriptions\":{\"Subscriptions\":["
     "{\"Id\":\"s1\",\"Source\":\"cloud\",\"Subject\":\"c/#\",\"Target\":\"cloud\"},"
-    "{\"Id\":\"s2\",\"Source\":\"cloud\",\"Subject\":\"od/+\","
-    "\"Target\":\"arn:aws:lambda:eu-west-1:1:function:od:1\"},"
+    "{\"Id\":\"s2\",\"Source\":\"cloud\",\"Subject\":\"od/+\",\"Target\":\"" OD_ARN "\"},"
     "{\"Id\":\"s3\",\"Source\":\"cloud\",\"Subject\":\"x/+/y\",\"Target\":\"GGShadowService\"},"
-    "{\"Id\":\"s4\",\"Source\":\"arn:aws:lambda:eu-west-1:1:function:od:1\",\"Subject\":\"#\","
-    "\"Target\":\"cloud\"}]}}";
+    "{\"Id\":\"s4\",\"Source\":\"" OD_ARN "\",\"Subject\":\"#\",\"Target\":\"cloud\"},"
+    "{\"Id\":\"s5\",\"Source\":\"cloud\",\"Subject\":\"ag/#\",\"Target\":\"" AGENT_ARN "\"},"
+    "{\"Id\":\"s6\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"out/#\",\"Target\":\"cloud\"},"
+    "{\"Id\":\"s7\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"od/+\",\"Target\":\"" OD_ARN "\"},"
+    "{\"Id\":\"s8\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"self/+\",\"Target\":\"" AGENT_ARN "\"},"
+    "{\"Id\":\"s9\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"x/+/y\",\"Target\":\"GGShadowService\"},"
+    "{\"Id\":\"s10\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"+/all\",\"Target\":\"cloud\"},"
+    "{\"Id\":\"s11\",\"Source\":\"" AGENT_ARN "\",\"Subject\":\"+/all\",\"Target\":\"" OD_ARN "\"},"
+    "{\"Id\":\"s12\",\"Source\":\"" OD_ARN "\",\"Subject\":\"ag/od\",\"Target\":\"" AGENT_ARN "\"}]}}";
+
+/* the agent: stores its token where the harness reads it, then waits */
+static const char agent_fmt[] =
+    "#!/bin/sh\n"
+    "printf %%s \"$EDGEML_TOKEN\" > %s/agent/tok.$$ && mv -f %s/agent/tok.$$ %s/agent/token\n"
+    "exec sleep 100000\n";
 
 static void setup(void)
 {
@@ -148,11 +328,19 @@ static void setup(void)
     if (!mkdtemp(root) || chmod(root, 0755) != 0)
         die("mkdtemp");
     snprintf(sock_path, sizeof sock_path, "%s/%s", root, IPC_SOCK_NAME);
-    char p[128];
+    char p[160], script[160];
+    snprintf(tok_path, sizeof tok_path, "%s/agent/token", root);
+    snprintf(p, sizeof p, "%s/agent", root);
+    if (mkdir(p, 0777) != 0 || chmod(p, 0777) != 0) /* the agent runs as uid 65534 */
+        die("cannot make the agent's directory");
+    snprintf(script, sizeof script, "%s/agent.sh", root);
+    FILE *f = fopen(script, "w");
+    if (!f || fprintf(f, agent_fmt, root, root, root) < 0 || fclose(f) != 0 ||
+        chmod(script, 0755) != 0)
+        die("cannot write the agent's script");
     snprintf(p, sizeof p, "%s/group.json", root);
-    FILE *f = fopen(p, "w");
-    if (!f || fwrite(group_json, 1, sizeof group_json - 1, f) != sizeof group_json - 1 ||
-        fclose(f) != 0)
+    f = fopen(p, "w");
+    if (!f || fprintf(f, group_fmt, script) < 0 || fclose(f) != 0)
         die("cannot write group.json");
     /* the core reads SIGCHLD/SIGTERM/SIGINT with a signalfd: every thread
      * blocks them (the core thread inherits this mask) */
@@ -174,23 +362,11 @@ static void setup(void)
     fprintf(stderr, "fuzz_core: core running on %s\n", root);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Sends data cut into chunks, reading what comes back meanwhile; 1 when the
+ * core closed the connection. */
+static int send_chunks(int fd, const uint8_t *data, size_t size, unsigned chunks, rx *r,
+                       uint64_t *first)
 {
-    static int ready;
-    if (!ready) {
-        setup();
-        ready = 1;
-    }
-    if (size == 0)
-        return 0;
-    unsigned mode = data[0];
-    data++;
-    size--;
-    unsigned chunks = 1 + (mode & 3);
-    int unpriv = (mode & 4) && geteuid() == 0;
-    int fd = connect_core(unpriv);
-    if (fd < 0)
-        die("cannot connect to the core");
     size_t off = 0;
     int closed = 0;
     for (unsigned c = 0; c < chunks && off < size && !closed; c++) {
@@ -205,22 +381,121 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             }
             if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-                closed = drain(fd, 5);
+                closed = drain(fd, 5, r, first);
                 continue;
             }
             closed = 1;
         }
         off += len;
         if (c + 1 < chunks)
-            closed = drain(fd, 1);
+            closed = drain(fd, 1, r, first);
     }
-    if (!closed && (mode & 8))
-        closed = drain(fd, 5);
-    if (!closed) {
-        shutdown(fd, SHUT_WR);
-        drain(fd, 200);
-    }
+    return closed;
+}
+
+/* A CTL_* request on a new control connection; the reply is read. */
+static void ctl_request(uint8_t type, uint8_t flags, uint64_t id, const ipc_field *f, unsigned nf)
+{
+    int fd = connect_core(0);
+    if (fd < 0)
+        die("cannot connect to the core");
+    ipc_hdr h;
+    uint8_t *body = NULL;
+    ipc_field rf[IPC_MAX_FIELDS];
+    if (ipc_send(fd, type, flags, id, f, nf) == 0 && ipc_recv(fd, 2000, &h, &body, rf) == 0)
+        free(body);
     close(fd);
+}
+
+/* Function mode: the bytes from an authenticated agent (see the top). */
+static void fn_input(unsigned mode, const uint8_t *data, size_t size)
+{
+    static rx r;
+    if (agent_fd >= 0) {
+        answer_seen(agent_fd);
+        close(agent_fd);
+        agent_fd = -1;
+    }
+    if (mode & 0x20) {
+        for (unsigned i = 0; i <= (mode >> 6); i++) {
+            ipc_field f[2] = {ipc_str("ag/in"), ipc_str("m")};
+            ctl_request(IPC_CTL_PUBLISH, 0, 100 + i, f, 2);
+        }
+    }
+    int hold = -1;
+    if (mode & 4) { /* an invoker waiting for the agent's DONE */
+        hold = connect_core(0);
+        ipc_field f[2] = {ipc_str("agent"), ipc_str("inv")};
+        if (hold < 0 || ipc_send(hold, IPC_CTL_INVOKE, IPC_F_REPLY, 77, f, 2) != 0)
+            die("cannot send CTL_INVOKE");
+    }
+    int fd = agent_connect(3000);
+    if (fd >= 0) {
+        uint64_t first = 0;
+        r.n = r.skip = 0;
+        int closed = drain(fd, (mode & 0x24) ? 20 : 2, &r, &first);
+        uint8_t *buf = malloc(size ? size : 1);
+        if (!buf)
+            die("out of memory");
+        memcpy(buf, data, size);
+        /* DONE ids relative to the first MSG of the session */
+        uint64_t base = first ? first - 1 : 0;
+        for (size_t off = 0; off + IPC_HDR_SIZE <= size;) {
+            ipc_hdr h;
+            ipc_hdr_get(buf + off, &h);
+            if (h.type == IPC_DONE) {
+                h.id += base;
+                ipc_hdr_put(buf + off, &h);
+            }
+            off += IPC_HDR_SIZE + (size_t)h.len;
+            if (h.len > size) /* off would wrap on 32-bit */
+                break;
+        }
+        if (!closed)
+            closed = send_chunks(fd, buf, size, 1 + (mode & 3), &r, &first);
+        if (!closed)
+            drain(fd, (mode & 8) ? 50 : 5, &r, &first);
+        free(buf);
+        close(fd);
+    }
+    if (hold >= 0) {
+        drain(hold, 1, NULL, NULL);
+        close(hold);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+    if (!ready) {
+        setup();
+        service_agent(10000);
+        if (agent_fd < 0)
+            die("the agent did not come up (no token accepted in 10 s)");
+        ready = 1;
+    }
+    if (size == 0)
+        return 0;
+    unsigned mode = data[0];
+    data++;
+    size--;
+    if (mode & 0x10) {
+        fn_input(mode, data, size);
+    } else {
+        int unpriv = (mode & 4) && geteuid() == 0;
+        int fd = connect_core(unpriv);
+        if (fd < 0)
+            die("cannot connect to the core");
+        int closed = send_chunks(fd, data, size, 1 + (mode & 3), NULL, NULL);
+        if (!closed && (mode & 8))
+            closed = drain(fd, 5, NULL, NULL);
+        if (!closed) {
+            shutdown(fd, SHUT_WR);
+            drain(fd, 200, NULL, NULL);
+        }
+        close(fd);
+    }
     check_alive(0);
+    service_agent(3000);
     return 0;
 }

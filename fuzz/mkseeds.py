@@ -4,8 +4,10 @@
 usage: mkseeds.py TARGET OUTDIR
   fuzz_ipc     byte 0 picks the part (0 frames, 1 topics, 2 router); then
                well-formed frames of every type, topic/filter pairs, routers
-  fuzz_core    byte 0 = mode (chunks, uid, wait; see fuzz_core.c), then
-               well-formed frames of every type (control and function)
+  fuzz_core    byte 0 = mode (chunks, uid, wait, function mode; see
+               fuzz_core.c), then well-formed frames of every type (control
+               and function), and sessions of the authenticated agent (DONE,
+               PUBLISH, INVOKE, BYE)
   fuzz_unpack  small tar, tar.gz, tar.bz2, tar.xz, zip packages, benign and
                hostile (.., absolute, symlinks out, hard links, devices)
 """
@@ -74,6 +76,50 @@ def seeds_core(out):
     # a header announcing a large body, and one split in the middle
     write(out, "big", bytes([0]) + struct.pack("=IBBHQ", 1 << 20, CTL_PUBLISH, 0, 2, 1) + b"\0" * 64)
     write(out, "toolarge", bytes([0]) + struct.pack("=IBBHQ", (16 << 20) + 1, CTL_STATUS, 0, 0, 1))
+    seeds_agent(out)
+
+
+# function mode (byte 0 bit 4): frames from the authenticated agent; bit 5:
+# 1 + bits 6-7 MSGs fed first; bit 2: a CTL_INVOKE with reply waits; DONE ids
+# are relative to the session's first MSG (DONE 1 = the first)
+FN, FEED, INV, WAIT = 0x10, 0x20, 0x04, 0x08
+
+
+def seeds_agent(out):
+    done = lambda i, st=b"", res=b"r": frame(DONE, [st, res], 0, i)
+    sessions = {
+        "a-done1": (FN | FEED, done(1)),
+        "a-done4": (FN | FEED | 0xC0, done(1) + done(2) + done(3) + done(4)),
+        "a-done-rev": (FN | FEED | 0xC0, done(4) + done(2) + done(3) + done(1)),
+        "a-done-err": (FN | FEED | INV | 0x40, done(1, b"boom") + done(2, b"", b"x" * 300)),
+        "a-done-dup": (FN | FEED | INV, done(1) + done(1) + done(2) + done(0)),
+        "a-done-none": (FN, done(1) + done(2**64 - 1)),
+        "a-pub": (FN | WAIT, frame(PUBLISH, [b"out/1", b"p"], 0, 1) +
+                  frame(PUBLISH, [b"od/1", b"q"], 0, 2) + frame(PUBLISH, [b"self/1", b"s"], 0, 3) +
+                  frame(PUBLISH, [b"x/1/y", b"sh"], 0, 4) + frame(PUBLISH, [b"a/all", b"b"], 0, 5)),
+        "a-pub-denied": (FN | WAIT, frame(PUBLISH, [b"nope/1", b"p"], 0, 1) +
+                         frame(PUBLISH, [b"out/+", b"p"], 0, 2) + frame(PUBLISH, [b"", b""], 0, 3) +
+                         frame(PUBLISH, [b"out/\0", b""], 0, 4)),
+        "a-self-loop": (FN | FEED | WAIT, frame(PUBLISH, [b"self/a", b"1"], 0, 1) + done(1) + done(2)),
+        "a-invoke": (FN | WAIT, frame(INVOKE, [b"od", b"x"], F_REPLY, 1) +
+                     frame(INVOKE, [b"od", b"y"], 0, 2) + frame(INVOKE, [b"agent", b"me"], F_REPLY, 3) +
+                     frame(INVOKE, [b"nobody", b""], F_REPLY, 4) + frame(INVOKE, [b"nobody", b""], 0, 5)),
+        "a-invoke-self": (FN | WAIT | 3, frame(INVOKE, [b"agent", b"me"], F_REPLY, 9) + done(1)),
+        "a-bye0": (FN | FEED | 0x80, frame(BYE, [b"0"], 0, 0)),
+        "a-bye1": (FN | FEED | INV | 0x80, done(1) + frame(BYE, [b"1"], 0, 1)),
+        "a-bye-big": (FN | FEED, frame(BYE, [b"18446744073709551615"], 0, 0)),
+        "a-bye-bad": (FN | FEED, frame(BYE, [b"x1"], 0, 0)),
+        "a-bye-empty": (FN | FEED, frame(BYE, [b""], 0, 0) + done(1)),
+        "a-bye-then": (FN | FEED | WAIT, frame(BYE, [b"0"], 0, 0) + done(1) +
+                       frame(PUBLISH, [b"out/1", b"p"], 0, 2) + frame(INVOKE, [b"od", b""], F_REPLY, 3)),
+        "a-hello2": (FN, frame(HELLO, [b"0" * 32, b"1"])),
+        "a-unexpected": (FN, frame(MSG, [b"t", b"s", b"c", b"p"]) + frame(CTL_STATUS, [])),
+        "a-split": (FN | FEED | 3, done(1) + frame(PUBLISH, [b"out/x", b"y" * 100], 0, 2)),
+    }
+    for name, (mode, data) in sessions.items():
+        write(out, name, bytes([mode]) + data)
+    for i, fr in enumerate(EXAMPLES):
+        write(out, "a-f%02d" % i, bytes([FN | FEED]) + fr)
 
 
 def seeds_ipc(out):
