@@ -57,8 +57,19 @@ int conn_send(core *c, core_conn *k, uint8_t type, uint8_t flags, uint64_t id,
     size_t need = ipc_frame_size(f, nf);
     if (need == 0 || need > IPC_HDR_SIZE + (size_t)IPC_MAX_BODY)
         return -1;
-    if (k->kind == CONN_SUB && k->out_len - k->out_off + need > CORE_SUB_OUT_MAX)
+    size_t pending = k->out_len - k->out_off;
+    if (k->kind == CONN_SUB && pending + need > CORE_SUB_OUT_MAX)
         return -1;
+    if (k->kind != CONN_SUB && type != IPC_MSG && pending && pending + need > CORE_REPLY_OUT_MAX) {
+        /* a peer that sends requests and never reads the answers must not
+         * grow the core: its answers are dropped (a function's own invokes
+         * then time out) */
+        if (k->replies_dropped++ == 0)
+            core_log(c, "WARN", "%s%s is not reading its answers (%zu bytes unsent): dropping "
+                     "them", k->proc ? "function " : "connection ",
+                     k->proc ? k->proc->fn->id : "from the socket", pending);
+        return -1;
+    }
     if (k->out_off && k->out_off == k->out_len)
         k->out_off = k->out_len = 0;
     if (k->out_len + need > k->out_cap) {

@@ -29,6 +29,10 @@
 #define CORE_FN_LOG_KEEP 3
 #define CORE_LOG_MAX ((off_t)10 << 20)
 #define CORE_SUB_OUT_MAX ((size_t)32 << 20)  /* a subscriber's unsent bytes */
+/* Unsent answers (NACK, RESULT, CTL_REPLY, ERROR...) to a peer that does not
+ * read them: past this, more are dropped (a frame always goes out when
+ * nothing is pending). MSGs to a function are bounded by the window. */
+#define CORE_REPLY_OUT_MAX ((size_t)4 << 20)
 #define CORE_MAX_CONNS 1024
 #define CORE_FRAMES_PER_WAKE 64
 
@@ -93,6 +97,7 @@ struct core_conn {
     core_proc *proc;          /* CONN_FN */
     char *filter;             /* CONN_SUB */
     uint64_t sub_seq;
+    uint64_t replies_dropped; /* answers it did not read in time (CORE_REPLY_OUT_MAX) */
 };
 
 typedef struct core {

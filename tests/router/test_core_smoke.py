@@ -106,6 +106,21 @@ def hostile(sock):
     check(closed and t and "first frame" in t, "PUBLISH before HELLO refused: %s" % t)
     closed, t = raw_peer(sock, H.pack(100, ipcpy.HELLO, 0, 2, 0)[:9])
     check(closed, "half a header then hang-up")
+    # a peer that floods requests and never reads the answers does not grow the core
+    rss0 = status(sock)["core"]["rss_kb"]
+    log = os.path.join(os.path.dirname(os.path.dirname(sock)), "logs", "core.log")
+    flood = ipcpy.Conn(sock, timeout=60)
+    flood.s.sendall(ipcpy.encode(ipcpy.CTL_STATUS, []) * 40000)  # ~40000 answers of ~1 KB
+
+    def said():
+        with open(log, errors="replace") as f:
+            return "is not reading its answers" in f.read()
+    warned = etest.wait_until(said, 30)
+    time.sleep(1.0)
+    rss1 = status(sock)["core"]["rss_kb"]
+    flood.close()
+    check(warned and rss1 - rss0 < 16384,
+          "unread answers are capped, not buffered without bound (RSS %d -> %d KB)" % (rss0, rss1))
     # a control request from an unprivileged uid
     pid = os.fork()
     if pid == 0:
