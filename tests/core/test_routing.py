@@ -26,6 +26,7 @@ SUBS = [
     ("id:fb", "res/fb", "cloud"), ("fb", "#", "fc"),
     ("fc", "res/fc", "cloud"),
     ("cloud", "fr/in", "fr"), ("fr", "res/fr", "cloud"),
+    ("cloud", "bin/#", "cloud"),  # straight back out: what `edgeml subscribe` prints
 ]
 
 # topic -> {function: the Subject it must come in on}; {} = no route
@@ -168,6 +169,34 @@ def main():
         pass
     c.close()
     t.check("the core still answers status after a malformed frame", env.status() is not None)
+
+    # binary and text payloads as `edgeml subscribe --json` shows them
+    import base64
+    import json
+    blob = bytes([0, 255, 16]) + b"abc\n\x1b"
+    with open(env.path("blob.bin"), "wb") as fh:
+        fh.write(blob)
+    rc, out, err = env.cli("publish", "--root", env.root, "bin/blob", env.path("blob.bin"))
+    env.publish("bin/text", "h\u00e9llo")
+
+    def lines_for(topic):
+        got = []
+        for ln in list(allsub.other):
+            try:
+                o = json.loads(ln)
+            except ValueError:
+                continue
+            if isinstance(o, dict) and o.get("topic") == topic:
+                got.append(o)
+        return got
+    ct.wait_until(lambda: lines_for("bin/blob") and lines_for("bin/text"), 20)
+    b, tx = lines_for("bin/blob"), lines_for("bin/text")
+    t.check("subscribe --json: a binary payload comes as base64, byte for byte",
+            rc == 0 and len(b) == 1 and b[0].get("encoding") == "base64"
+            and base64.b64decode(b[0].get("payload", "")) == blob, f"{rc} {err} {b}")
+    t.check("subscribe --json: UTF-8 text comes as a string",
+            len(tx) == 1 and tx[0].get("payload") == "h\u00e9llo" and "encoding" not in tx[0],
+            f"{tx}")
 
     for f in ("fa", "fb", "fc"):
         fs = env.fn_status(f) or {}
