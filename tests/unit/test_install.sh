@@ -28,4 +28,26 @@ cc "$tmp/use.c" $(pkg-config --cflags --libs edgeml) -Wl,-rpath,"$tmp/prefix/lib
 leaked=$(nm -D --defined-only "$tmp/prefix/lib/libedgeml.so" | awk '$2 ~ /[TDBR]/ && $3 !~ /^edgeml_/ && $3 !~ /^_/ {print $3}')
 [ -z "$leaked" ] && echo "PASS only edgeml_ symbols exported" || { echo "FAIL exported: $leaked"; fail=1; }
 [ -x "$tmp/prefix/bin/edgeml" ] && echo "PASS edgeml installed" || { echo "FAIL no bin/edgeml"; fail=1; }
+[ -x "$tmp/prefix/bin/edgeml-core" ] && echo "PASS edgeml-core installed" || { echo "FAIL no bin/edgeml-core"; fail=1; }
+# a function built against the installed SDK, found through pkg-config: outside a core it
+# says so in one line and exits non-zero
+cat > "$tmp/fn.c" <<'C'
+#include <edgeml/sdk.h>
+#include <stdio.h>
+static int handler(const edgeml_message *m) { return edgeml_publish("t", m->payload, m->len); }
+int main(void)
+{
+    int st = edgeml_runtime_start(handler, 0);
+    printf("%d %s\n", st, edgeml_sdk_last_error());
+    return st == EDGEML_SDK_E_NOCORE ? 0 : 1;
+}
+C
+if cc "$tmp/fn.c" $(pkg-config --cflags --libs edgeml-sdk) -Wl,-rpath,"$tmp/prefix/lib" -o "$tmp/fn" &&
+   env -u EDGEML_CORE_SOCKET -u EDGEML_TOKEN "$tmp/fn" >"$tmp/fn.out" 2>&1; then
+    echo "PASS SDK function builds with pkg-config edgeml-sdk, refuses to run without a core"
+else
+    echo "FAIL SDK function: $(cat "$tmp/fn.out" 2>/dev/null)"; fail=1
+fi
+leaked=$(nm -D --defined-only "$tmp/prefix/lib/libedgeml-sdk.so" | awk '$2 ~ /[TDBR]/ && $3 !~ /^edgeml_/ && $3 !~ /^_/ {print $3}')
+[ -z "$leaked" ] && echo "PASS SDK exports only edgeml_ symbols" || { echo "FAIL SDK exports: $leaked"; fail=1; }
 exit $fail
