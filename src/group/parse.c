@@ -190,37 +190,6 @@ static const char *get_abs_path(grp_ctx *c, json_t *obj, const char *key)
 
 /* ---- Core ---- */
 
-static void parse_core(grp_ctx *c, json_t *root)
-{
-    json_t *core = get_obj(c, root, "Core", true);
-    if (!core)
-        return;
-    size_t m0 = grp_push_key(c, "Core");
-    core = unwrap(c, core, "Cores");
-    json_t *arr = get_arr(c, core, "Cores", true);
-    grp_group *g = c->g;
-    g->cores = slots(c, arr, sizeof(grp_core), &g->n_cores);
-    size_t m1 = grp_push_key(c, "Cores");
-    c->p_cores = save_path(c);
-    if (arr && g->n_cores != 1 && !c->nomem)
-        grp_err(c, NULL, "must hold exactly one core (found %zu)", g->n_cores);
-    for (size_t i = 0; i < g->n_cores; i++) {
-        size_t m2 = grp_push_index(c, i);
-        json_t *e = json_array_get(arr, i);
-        grp_core *k = &g->cores[i];
-        if (!json_is_object(e)) {
-            grp_err(c, NULL, "must be an object");
-        } else {
-            k->id = get_id(c, e, "Id");
-            k->thing_arn = get_str(c, e, "ThingArn", true);
-            k->certificate_arn = get_str(c, e, "CertificateArn", true);
-            get_bool(c, e, "SyncShadow", false, &k->sync_shadow);
-        }
-        grp_pop(c, m2);
-    }
-    grp_pop(c, m1);
-    grp_pop(c, m0);
-}
 
 /* ---- Functions ---- */
 
@@ -398,36 +367,6 @@ static void parse_function(grp_ctx *c, json_t *e, grp_function *f)
     grp_pop(c, m0);
 }
 
-static void parse_functions(grp_ctx *c, json_t *root)
-{
-    json_t *fns = get_obj(c, root, "Functions", false);
-    if (!fns)
-        return;
-    size_t m0 = grp_push_key(c, "Functions");
-    fns = unwrap(c, fns, "Functions");
-    grp_group *g = c->g;
-    json_t *dc = get_obj(c, fns, "DefaultConfig", false);
-    if (dc) {
-        size_t m1 = grp_push_key(c, "DefaultConfig");
-        parse_execution(c, dc, &g->default_isolation, &g->default_run_as, &c->default_mode_bad);
-        grp_pop(c, m1);
-    }
-    json_t *arr = get_arr(c, fns, "Functions", false);
-    g->functions = slots(c, arr, sizeof(grp_function), &g->n_functions);
-    size_t m1 = grp_push_key(c, "Functions");
-    c->p_functions = save_path(c);
-    for (size_t i = 0; i < g->n_functions; i++) {
-        size_t m2 = grp_push_index(c, i);
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            grp_err(c, NULL, "must be an object");
-        else
-            parse_function(c, e, &g->functions[i]);
-        grp_pop(c, m2);
-    }
-    grp_pop(c, m1);
-    grp_pop(c, m0);
-}
 
 /* ---- Resources ---- */
 
@@ -598,33 +537,6 @@ static void parse_resource(grp_ctx *c, json_t *e, grp_resource *r)
     grp_pop(c, m0);
 }
 
-static void parse_resources(grp_ctx *c, json_t *root)
-{
-    json_t *res = get_obj(c, root, "Resources", false);
-    if (!res)
-        return;
-    size_t m0 = grp_push_key(c, "Resources");
-    res = unwrap(c, res, "Resources");
-    json_t *arr = get_arr(c, res, "Resources", false);
-    grp_group *g = c->g;
-    g->resources = slots(c, arr, sizeof(grp_resource), &g->n_resources);
-    size_t m1 = grp_push_key(c, "Resources");
-    c->p_resources = save_path(c);
-    if (g->n_resources > GRP_MAX_RESOURCES)
-        grp_err(c, NULL, "has %zu resources; at most %d are allowed in a group", g->n_resources,
-                GRP_MAX_RESOURCES);
-    for (size_t i = 0; i < g->n_resources && !c->nomem; i++) {
-        size_t m2 = grp_push_index(c, i);
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            grp_err(c, NULL, "must be an object");
-        else
-            parse_resource(c, e, &g->resources[i]);
-        grp_pop(c, m2);
-    }
-    grp_pop(c, m1);
-    grp_pop(c, m0);
-}
 
 /* ---- Subscriptions and Loggers ---- */
 
@@ -647,75 +559,126 @@ static const char *topic_problem(const char *t)
     return NULL;
 }
 
-static void parse_subscriptions(grp_ctx *c, json_t *root)
+/* ---- the five definitions: one walk ---- */
+
+/* A top-level definition: root[key] holds the Definition object (or a whole
+ * get-*-definition-version output) with the list `list`. `defn` runs on the
+ * Definition object before the list (Functions' DefaultConfig), `check` at the
+ * list's path once its size is known, `one` on each element that is an
+ * object, at its path. Returns the slots (n of them, `size` bytes each) and
+ * stores the list's path in *path (the rules name entries by it). */
+typedef struct grp_section {
+    const char *key, *list;
+    bool required;
+    size_t size;
+    void (*defn)(grp_ctx *c, json_t *def);
+    void (*check)(grp_ctx *c, json_t *arr, size_t n);
+    void (*one)(grp_ctx *c, json_t *e, void *item);
+} grp_section;
+
+static void *parse_section(grp_ctx *c, json_t *root, const grp_section *s, size_t *n,
+                           const char **path)
 {
-    json_t *subs = get_obj(c, root, "Subscriptions", false);
-    if (!subs)
-        return;
-    size_t m0 = grp_push_key(c, "Subscriptions");
-    subs = unwrap(c, subs, "Subscriptions");
-    json_t *arr = get_arr(c, subs, "Subscriptions", false);
-    grp_group *g = c->g;
-    g->subscriptions = slots(c, arr, sizeof(grp_subscription), &g->n_subscriptions);
-    size_t m1 = grp_push_key(c, "Subscriptions");
-    c->p_subscriptions = save_path(c);
-    for (size_t i = 0; i < g->n_subscriptions && !c->nomem; i++) {
+    *n = 0;
+    json_t *def = get_obj(c, root, s->key, s->required);
+    if (!def)
+        return NULL;
+    size_t m0 = grp_push_key(c, s->key);
+    def = unwrap(c, def, s->list);
+    if (s->defn)
+        s->defn(c, def);
+    json_t *arr = get_arr(c, def, s->list, s->required);
+    char *items = slots(c, arr, s->size, n);
+    size_t m1 = grp_push_key(c, s->list);
+    *path = save_path(c);
+    if (s->check && !c->nomem)
+        s->check(c, arr, *n);
+    for (size_t i = 0; i < *n && !c->nomem; i++) {
         size_t m2 = grp_push_index(c, i);
         json_t *e = json_array_get(arr, i);
-        grp_subscription *s = &g->subscriptions[i];
-        if (!json_is_object(e)) {
+        if (!json_is_object(e))
             grp_err(c, NULL, "must be an object");
-        } else {
-            s->id = get_id(c, e, "Id");
-            s->source = get_str(c, e, "Source", true);
-            s->subject = get_str(c, e, "Subject", true);
-            s->target = get_str(c, e, "Target", true);
-            const char *why = s->subject ? topic_problem(s->subject) : NULL;
-            if (why)
-                grp_err(c, "Subject", "%s %s", grp_q(s->subject), why);
-        }
+        else
+            s->one(c, e, items + i * s->size);
         grp_pop(c, m2);
     }
     grp_pop(c, m1);
     grp_pop(c, m0);
+    return items;
 }
 
-static void parse_loggers(grp_ctx *c, json_t *root)
+static void check_cores(grp_ctx *c, json_t *arr, size_t n)
+{
+    if (arr && n != 1)
+        grp_err(c, NULL, "must hold exactly one core (found %zu)", n);
+}
+
+static void parse_core(grp_ctx *c, json_t *e, void *item)
+{
+    grp_core *k = item;
+    k->id = get_id(c, e, "Id");
+    k->thing_arn = get_str(c, e, "ThingArn", true);
+    k->certificate_arn = get_str(c, e, "CertificateArn", true);
+    get_bool(c, e, "SyncShadow", false, &k->sync_shadow);
+}
+
+static void parse_default_config(grp_ctx *c, json_t *def)
+{
+    json_t *dc = get_obj(c, def, "DefaultConfig", false);
+    if (dc) {
+        size_t m1 = grp_push_key(c, "DefaultConfig");
+        parse_execution(c, dc, &c->g->default_isolation, &c->g->default_run_as,
+                        &c->default_mode_bad);
+        grp_pop(c, m1);
+    }
+}
+
+static void parse_function_item(grp_ctx *c, json_t *e, void *item)
+{
+    parse_function(c, e, item);
+}
+
+static void check_resources(grp_ctx *c, json_t *arr, size_t n)
+{
+    (void)arr;
+    if (n > GRP_MAX_RESOURCES)
+        grp_err(c, NULL, "has %zu resources; at most %d are allowed in a group", n,
+                GRP_MAX_RESOURCES);
+}
+
+static void parse_resource_item(grp_ctx *c, json_t *e, void *item)
+{
+    parse_resource(c, e, item);
+}
+
+static void parse_subscription(grp_ctx *c, json_t *e, void *item)
+{
+    grp_subscription *s = item;
+    s->id = get_id(c, e, "Id");
+    s->source = get_str(c, e, "Source", true);
+    s->subject = get_str(c, e, "Subject", true);
+    s->target = get_str(c, e, "Target", true);
+    const char *why = s->subject ? topic_problem(s->subject) : NULL;
+    if (why)
+        grp_err(c, "Subject", "%s %s", grp_q(s->subject), why);
+}
+
+static void parse_logger(grp_ctx *c, json_t *e, void *item)
 {
     static const char *const k_comp[] = {"GreengrassSystem", "Lambda"};
     static const char *const k_level[] = {"DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
     static const char *const k_type[] = {"FileSystem", "AWSCloudWatch"};
-    json_t *lg = get_obj(c, root, "Loggers", false);
-    if (!lg)
-        return;
-    size_t m0 = grp_push_key(c, "Loggers");
-    lg = unwrap(c, lg, "Loggers");
-    json_t *arr = get_arr(c, lg, "Loggers", false);
-    grp_group *g = c->g;
-    g->loggers = slots(c, arr, sizeof(grp_logger), &g->n_loggers);
-    size_t m1 = grp_push_key(c, "Loggers");
-    c->p_loggers = save_path(c);
-    for (size_t i = 0; i < g->n_loggers && !c->nomem; i++) {
-        size_t m2 = grp_push_index(c, i);
-        json_t *e = json_array_get(arr, i);
-        grp_logger *l = &g->loggers[i];
-        if (!json_is_object(e)) {
-            grp_err(c, NULL, "must be an object");
-        } else {
-            l->id = get_id(c, e, "Id");
-            int k = get_enum(c, e, "Component", true, k_comp, 2);
-            l->component = k ? k_comp[k - 1] : NULL;
-            k = get_enum(c, e, "Level", true, k_level, 5);
-            l->level = k ? k_level[k - 1] : NULL;
-            k = get_enum(c, e, "Type", true, k_type, 2);
-            l->type = k ? k_type[k - 1] : NULL;
-            l->has_space = get_int(c, e, "Space", false, 1, 2147483647, &l->space_kb);
-        }
-        grp_pop(c, m2);
-    }
-    grp_pop(c, m1);
-    grp_pop(c, m0);
+    grp_logger *l = item;
+    l->id = get_id(c, e, "Id");
+    int k = get_enum(c, e, "Component", true, k_comp, 2);
+    l->component = k ? k_comp[k - 1] : NULL;
+    k = get_enum(c, e, "Level", true, k_level, 5);
+    l->level = k ? k_level[k - 1] : NULL;
+    k = get_enum(c, e, "Type", true, k_type, 2);
+    l->type = k ? k_type[k - 1] : NULL;
+    l->has_space = get_int(c, e, "Space", false, 1, 2147483647, &l->space_kb);
 }
+
 
 void grp_parse(grp_ctx *c, json_t *root)
 {
@@ -729,9 +692,20 @@ void grp_parse(grp_ctx *c, json_t *root)
                           "Subscriptions and Loggers");
         return;
     }
-    parse_core(c, root);
-    parse_resources(c, root);
-    parse_functions(c, root);
-    parse_subscriptions(c, root);
-    parse_loggers(c, root);
+    static const grp_section k_core = {"Core", "Cores", true, sizeof(grp_core), NULL,
+                                       check_cores, parse_core};
+    static const grp_section k_res = {"Resources", "Resources", false, sizeof(grp_resource),
+                                      NULL, check_resources, parse_resource_item};
+    static const grp_section k_fns = {"Functions", "Functions", false, sizeof(grp_function),
+                                      parse_default_config, NULL, parse_function_item};
+    static const grp_section k_subs = {"Subscriptions", "Subscriptions", false,
+                                       sizeof(grp_subscription), NULL, NULL, parse_subscription};
+    static const grp_section k_log = {"Loggers", "Loggers", false, sizeof(grp_logger), NULL,
+                                      NULL, parse_logger};
+    grp_group *g = c->g;
+    g->cores = parse_section(c, root, &k_core, &g->n_cores, &c->p_cores);
+    g->resources = parse_section(c, root, &k_res, &g->n_resources, &c->p_resources);
+    g->functions = parse_section(c, root, &k_fns, &g->n_functions, &c->p_functions);
+    g->subscriptions = parse_section(c, root, &k_subs, &g->n_subscriptions, &c->p_subscriptions);
+    g->loggers = parse_section(c, root, &k_log, &g->n_loggers, &c->p_loggers);
 }
