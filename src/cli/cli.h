@@ -40,6 +40,12 @@ int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **
  * usage error too (printed). */
 int cli_opt_root(int argc, char **argv, int *i, const char *cmd, const char **root);
 
+/* A group document's violations, one line each ("NAME:LINE:COL: msg" for
+ * malformed JSON, "NAME: json.path: msg" otherwise), then how many were not
+ * kept (cmd_validate.c; `edgeml validate` and `edgeml deploy`). */
+struct grp_doc;
+void cli_print_group_diags(FILE *f, const char *name, const struct grp_doc *doc);
+
 /* Strict decimal parsing; 0 on success. */
 int cli_parse_i64(const char *s, int64_t *v);
 

@@ -204,17 +204,7 @@ int cli_cmd_deploy(int argc, char **argv)
     }
     const char *name = cli_esc(path);
     if (gs != GRP_OK) {
-        for (size_t i = 0; i < doc->n_diags; i++) {
-            const grp_diag *d = &doc->diags[i];
-            if (d->line > 0)
-                fprintf(stderr, "%s:%d:%d: %s\n", name, d->line, d->column, d->msg);
-            else if (d->path[0])
-                fprintf(stderr, "%s: %s: %s\n", name, d->path, d->msg);
-            else
-                fprintf(stderr, "%s: %s\n", name, d->msg);
-        }
-        if (doc->n_dropped)
-            fprintf(stderr, "%s: %zu more violations not shown\n", name, doc->n_dropped);
+        cli_print_group_diags(stderr, name, doc);
         size_t n = doc->n_diags + doc->n_dropped;
         fprintf(stderr, "edgeml: %s: invalid group definition: %zu violation%s; nothing deployed\n",
                 name, n, n == 1 ? "" : "s");

@@ -19,6 +19,21 @@ static void help(void)
 }
 
 
+void cli_print_group_diags(FILE *f, const char *name, const struct grp_doc *doc)
+{
+    for (size_t i = 0; i < doc->n_diags; i++) {
+        const grp_diag *d = &doc->diags[i];
+        if (d->line > 0)
+            fprintf(f, "%s:%d:%d: %s\n", name, d->line, d->column, d->msg);
+        else if (d->path[0])
+            fprintf(f, "%s: %s: %s\n", name, d->path, d->msg);
+        else
+            fprintf(f, "%s: %s\n", name, d->msg);
+    }
+    if (doc->n_dropped)
+        fprintf(f, "%s: %zu more violations not shown\n", name, doc->n_dropped);
+}
+
 int cli_cmd_validate(int argc, char **argv)
 {
     const char *path = NULL;
@@ -51,17 +66,7 @@ int cli_cmd_validate(int argc, char **argv)
         return cli_error(path, "out of memory validating the document");
 
     const char *name = cli_esc(path);
-    for (size_t i = 0; i < doc->n_diags; i++) {
-        const grp_diag *d = &doc->diags[i];
-        if (d->line > 0)
-            printf("%s:%d:%d: %s\n", name, d->line, d->column, d->msg);
-        else if (d->path[0])
-            printf("%s: %s: %s\n", name, d->path, d->msg);
-        else
-            printf("%s: %s\n", name, d->msg);
-    }
-    if (doc->n_dropped)
-        printf("%s: %zu more violations not shown\n", name, doc->n_dropped);
+    cli_print_group_diags(stdout, name, doc);
     int rc = CLI_EXIT_FAIL;
     if (st == GRP_OK) {
         const grp_group *g = doc->group;

@@ -273,32 +273,11 @@ static void on_bye(core *c, core_conn *k, const ipc_field *f)
         return;
     }
     p->bye = 1;
-    /* the MSGs after last_done_id go back to the front, in order */
-    rt_item *keep = NULL, **tail = &keep, *it;
-    while ((it = rt_queue_pop(&p->inflight))) {
-        if (it->id > last) {
-            *tail = it;
-            tail = &it->next;
-        } else {
-            rt_item_free(it); /* finished but its DONE was not seen */
-        }
-    }
-    rt_item *rev = NULL; /* reversed, so that pushing each to the front keeps the order */
-    while (keep) {
-        it = keep;
-        keep = it->next;
-        it->next = rev;
-        rev = it;
-    }
-    rt_queue *q = p->fn->rt >= 0 ? &c->rt->fns[p->fn->rt].q : NULL;
-    while ((it = rev)) {
-        rev = it->next;
-        it->next = NULL;
-        if (q)
-            rt_queue_push_front(q, it);
-        else
-            sup_finish_item(c, p->fn, it, "function removed", 16, NULL, 0);
-    }
+    /* the MSGs after last_done_id go back to the front, in order (in-flight
+     * ids ascend: the finished ones whose DONE was not seen come first) */
+    while (p->inflight.head && p->inflight.head->id <= last)
+        rt_item_free(rt_queue_pop(&p->inflight));
+    sup_requeue_inflight(c, p);
     if (p->state != PROC_STOPPING)
         sup_stop_proc(c, p, core_now_ms(), 1); /* it is leaving on its own: grace, then KILL */
     if (p->fn->rt >= 0)

@@ -161,6 +161,9 @@ void sup_finish_item(core *c, core_fn *f, rt_item *it, const char *status, size_
 void sup_proc_conn_lost(core *c, core_proc *p);
 void sup_free_all(core *c);
 void sup_free_dead(core *c);
+/* Puts every MSG in flight to p back at the front of its function's queue,
+ * in order (a removed function's are finished as failed). */
+void sup_requeue_inflight(core *c, core_proc *p);
 /* Router callback: messages of router function i its processes hold (in
  * flight), counted toward --max-work-items. */
 size_t sup_held(void *ctx, size_t i);

@@ -97,6 +97,24 @@ void sup_finish_item(core *c, core_fn *f, rt_item *it, const char *status, size_
 
 /* ---- delivery and lifecycles ---- */
 
+void sup_requeue_inflight(core *c, core_proc *p)
+{
+    rt_queue *q = sup_fn_queue(c, p->fn);
+    rt_item *rev = NULL, *it;
+    while ((it = rt_queue_pop(&p->inflight))) { /* reversed: pushing each to the front */
+        it->next = rev;                          /* keeps the order */
+        rev = it;
+    }
+    while ((it = rev)) {
+        rev = it->next;
+        it->next = NULL;
+        if (q)
+            rt_queue_push_front(q, it);
+        else
+            sup_finish_item(c, p->fn, it, "function removed", 16, NULL, 0);
+    }
+}
+
 static int send_msg(core *c, core_proc *p, rt_item *it)
 {
     it->id = ++p->next_id;
@@ -279,20 +297,7 @@ void sup_reaped(core *c, pid_t pid, int ws)
     }
     /* in flight: the head was being handled (failed), the rest go back */
     rt_item *head = rt_queue_pop(&p->inflight);
-    rt_queue *q = sup_fn_queue(c, f);
-    rt_item *rest = NULL, *it;
-    while ((it = rt_queue_pop(&p->inflight))) { /* reverse */
-        it->next = rest;
-        rest = it;
-    }
-    while ((it = rest)) {
-        rest = it->next;
-        it->next = NULL;
-        if (q)
-            rt_queue_push_front(q, it);
-        else
-            sup_finish_item(c, f, it, "function removed", 16, NULL, 0);
-    }
+    sup_requeue_inflight(c, p);
     if (head) {
         char st[300];
         snprintf(st, sizeof st, "failed: %s", why);
