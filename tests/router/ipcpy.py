@@ -1,54 +1,38 @@
-"""Raw edgeml socket protocol (src/ipc/proto.h) for test peers: frames are a
-16-byte header (len u32, type u8, flags u8, nf u16, id u64; host order) then
-nf fields of (u32 length, bytes)."""
-import socket
-import struct
+"""The router tests' view of the raw protocol peer (tests/common/ipcraw.py):
+names as constants, recv() returning (type, flags, id, [fields as bytes]) and
+raising EOFError once the core closed the connection."""
+import os
+import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import ipcraw  # noqa: E402
+
+HDR = ipcraw.HDR
 HELLO, WELCOME, ERROR, MSG, DONE, PUBLISH, NACK, INVOKE, RESULT, ACL, BYE = range(1, 12)
 CTL_STATUS, CTL_DEPLOY, CTL_PUBLISH, CTL_SUBSCRIBE, CTL_INVOKE, CTL_REPLY = range(32, 38)
-F_INVOKE, F_REPLY, F_ERROR = 1, 2, 4
-HDR = struct.Struct("=IBBHQ")
+F_INVOKE, F_REPLY, F_ERROR = ipcraw.F_INVOKE, ipcraw.F_REPLY, ipcraw.F_ERROR
 
 
 def encode(typ, fields, flags=0, ident=0):
-    body = b"".join(struct.pack("=I", len(f)) + f for f in fields)
-    return HDR.pack(len(body), typ, flags, len(fields), ident) + body
+    return ipcraw.encode(typ, fields, ident, flags)
 
 
-class Conn:
+class Conn(ipcraw.Conn):
     def __init__(self, path, timeout=10.0):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-        self.buf = b""
+        super().__init__(path, timeout)
+        self.timeout = timeout
 
     def send(self, typ, fields, flags=0, ident=0):
-        self.s.sendall(encode(typ, [f if isinstance(f, bytes) else f.encode() for f in fields],
-                              flags, ident))
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError("core closed the connection")
-            self.buf += d
+        super().send(typ, fields, ident, flags)
 
     def recv(self):
         """(type, flags, id, [fields as bytes])"""
-        self._need(16)
-        ln, typ, flags, nf, ident = HDR.unpack(self.buf[:16])
-        self._need(16 + ln)
-        body, self.buf = self.buf[16:16 + ln], self.buf[16 + ln:]
-        fields, o = [], 0
-        for _ in range(nf):
-            (n,) = struct.unpack("=I", body[o:o + 4])
-            fields.append(body[o + 4:o + 4 + n])
-            o += 4 + n
-        return typ, flags, ident, fields
+        try:
+            f = super().recv(self.timeout)
+        except ConnectionError as e:
+            raise EOFError(str(e)) from None
+        return f.type, f.flags, f.id, f.fields
 
     def request(self, typ, fields, flags=0, ident=1):
         self.send(typ, fields, flags, ident)
         return self.recv()
-
-    def close(self):
-        self.s.close()

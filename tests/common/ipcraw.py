@@ -22,6 +22,13 @@ def b(x):
     return x if isinstance(x, bytes) else str(x).encode()
 
 
+def encode(typ, fields, fid=0, flags=0):
+    """One frame's bytes; typ is a number or a name of T."""
+    body = b"".join(struct.pack("=I", len(b(f))) + b(f) for f in fields)
+    return HDR.pack(len(body), T[typ] if isinstance(typ, str) else typ, flags, len(fields),
+                    fid) + body
+
+
 class Frame:
     def __init__(self, typ, flags, fid, fields):
         self.type, self.flags, self.id, self.fields = typ, flags, fid, fields
@@ -51,9 +58,7 @@ class Conn:
             pass
 
     def send(self, typ, fields, fid=0, flags=0):
-        body = b"".join(struct.pack("=I", len(b(f))) + b(f) for f in fields)
-        self.s.sendall(HDR.pack(len(body), T[typ] if isinstance(typ, str) else typ, flags,
-                                len(fields), fid) + body)
+        self.s.sendall(encode(typ, fields, fid, flags))
 
     def _fill(self, n, deadline):
         while len(self.buf) < n:
