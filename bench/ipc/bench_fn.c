@@ -16,6 +16,12 @@
 static const char *g_out = "/tmp";
 static bench_rec g_rec;
 
+static int sdk_publish(void *ctx, const bench_msg *b)
+{
+    (void)ctx;
+    return edgeml_publish("bench/msg", b, sizeof *b);
+}
+
 static int sender(const edgeml_message *m)
 {
     char cmd[64];
@@ -27,21 +33,7 @@ static int sender(const edgeml_message *m)
     unsigned gap;
     if (bench_parse_go(cmd, &mode, &count, &gap) < 0)
         return 1;
-    bench_msg b;
-    memset(&b, 0, sizeof b);
-    b.mode = mode;
-    int fails = 0;
-    for (unsigned long i = 0; i < count; i++) {
-        b.seq = i;
-        b.t_ns = bench_now_ns();
-        if (edgeml_publish("bench/msg", &b, sizeof b) != 0)
-            fails++;
-        bench_sleep_us(gap);
-    }
-    b.seq = BENCH_END;
-    b.t_ns = count;
-    if (edgeml_publish("bench/msg", &b, sizeof b) != 0)
-        fails++;
+    int fails = bench_send(mode, count, gap, sdk_publish, NULL);
     if (fails)
         fprintf(stderr, "bench_fn: %d publishes failed: %s\n", fails, edgeml_sdk_last_error());
     return 0;

@@ -86,6 +86,28 @@ static inline int bench_rec_msg(bench_rec *r, const void *p, size_t n, const cha
 }
 
 /* Parses "lat N GAP_US" / "tp N" into mode, n, gap. 0 or -1. */
+/* The sender's side, the same for both peers: n messages stamped with their
+ * send time, `gap` us apart, then the closing one; publish returns 0 on
+ * success. The number of failed publishes. */
+static inline int bench_send(char mode, unsigned long n, unsigned gap,
+                             int (*publish)(void *ctx, const bench_msg *b), void *ctx)
+{
+    bench_msg b;
+    memset(&b, 0, sizeof b);
+    b.mode = mode;
+    int fails = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        b.seq = i;
+        b.t_ns = bench_now_ns();
+        fails += publish(ctx, &b) != 0;
+        bench_sleep_us(gap);
+    }
+    b.seq = BENCH_END;
+    b.t_ns = n;
+    fails += publish(ctx, &b) != 0;
+    return fails;
+}
+
 static inline int bench_parse_go(const char *s, char *mode, unsigned long *n, unsigned *gap)
 {
     *gap = 0;

@@ -44,6 +44,11 @@ static void on_message(struct mosquitto *m, void *u, const struct mosquitto_mess
     bench_rec_msg(&g_rec, msg->payload, (size_t)msg->payloadlen, g_out, "mosq");
 }
 
+static int mosq_publish(void *ctx, const bench_msg *b)
+{
+    return mosquitto_publish(ctx, NULL, "bench/msg", sizeof *b, b, 0, false) != MOSQ_ERR_SUCCESS;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -81,21 +86,7 @@ int main(int argc, char **argv)
             return 1;
         }
         bench_sleep_us(200000); /* CONNACK */
-        bench_msg b;
-        memset(&b, 0, sizeof b);
-        b.mode = mode;
-        int fails = 0;
-        for (unsigned long i = 0; i < count; i++) {
-            b.seq = i;
-            b.t_ns = bench_now_ns();
-            if (mosquitto_publish(m, NULL, "bench/msg", sizeof b, &b, 0, false) != MOSQ_ERR_SUCCESS)
-                fails++;
-            bench_sleep_us(gap);
-        }
-        b.seq = BENCH_END;
-        b.t_ns = count;
-        if (mosquitto_publish(m, NULL, "bench/msg", sizeof b, &b, 0, false) != MOSQ_ERR_SUCCESS)
-            fails++;
+        int fails = bench_send(mode, count, gap, mosq_publish, m);
         if (fails)
             fprintf(stderr, "mosq_bench: %d publishes failed\n", fails);
         mosquitto_disconnect(m);
