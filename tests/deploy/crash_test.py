@@ -36,7 +36,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dtest import Harness, Tally  # noqa: E402
+from dtest import Harness, Tally, start_harness, stop_harness  # noqa: E402
+from dtest import status_json as dtest_status_json, targz as dtest_targz  # noqa: E402
 
 EDGEML, HARNESS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 T = Tally()
@@ -45,14 +46,7 @@ skip = T.skip
 
 
 def targz(files):
-    b = io.BytesIO()
-    with tarfile.open(fileobj=b, mode="w:gz", compresslevel=1) as t:
-        for p, data in sorted(files.items()):
-            ti = tarfile.TarInfo(p)
-            ti.size = len(data)
-            ti.mode = 0o644
-            t.addfile(ti, io.BytesIO(data))
-    return b.getvalue()
+    return dtest_targz(files, level=1)
 
 
 def manifest(files):
@@ -166,12 +160,7 @@ def deploy(g, root, env=None):
 
 
 def status_json(root):
-    p = subprocess.run([EDGEML, "status", "--root", root, "--json"], env=ENV,
-                       capture_output=True, text=True, timeout=30)
-    try:
-        return json.loads(p.stdout)
-    except ValueError:
-        return None
+    return dtest_status_json(EDGEML, root, ENV)
 
 
 def last_status(root):
@@ -500,17 +489,7 @@ reader_selfcheck()
 reader_file()
 
 # ---------------- S3 ----------------
-sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(WORK, "h")],
-                    capture_output=True, text=True)
-if sp.returncode == 77:
-    print("SKIP s3 tests: node or s3rver missing")
-    print(T.summary())
-    sys.exit(1 if T.failed else 77)
-if sp.returncode != 0:
-    bad("harness", sp.stderr.strip())
-    print(T.summary())
-    sys.exit(1)
-BASE = f"http://127.0.0.1:{sp.stdout.strip()}"
+BASE = start_harness(HARNESS, WORK, T)
 ENV["AWS_ENDPOINT_URL_S3"] = BASE
 
 
@@ -600,7 +579,7 @@ try:
 except Exception as ex:  # a crash of the test is a failure, not a pass
     bad("s3 tests", repr(ex))
 finally:
-    subprocess.run(["/bin/sh", os.path.join(HARNESS, "stop.sh"), os.path.join(WORK, "h")])
+    stop_harness(HARNESS, WORK)
 if not T.failed:
     shutil.rmtree(WORK, ignore_errors=True)
 print(T.summary())

@@ -17,25 +17,12 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dtest import Harness, Tally  # noqa: E402
+from dtest import Harness, Tally, start_harness, stop_harness, targz  # noqa: E402
+from dtest import status_json as dtest_status_json  # noqa: E402
 
 EDGEML, HARNESS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 T = Tally()
 ok, bad, check = T.ok, T.bad, T.check
-
-
-def targz(files, extra=None):
-    """tar.gz bytes of {path: bytes}; extra(tarfile) may add raw members."""
-    b = io.BytesIO()
-    with tarfile.open(fileobj=b, mode="w:gz") as t:
-        for p, data in sorted(files.items()):
-            ti = tarfile.TarInfo(p)
-            ti.size = len(data)
-            ti.mode = 0o644
-            t.addfile(ti, io.BytesIO(data))
-        if extra:
-            extra(t)
-    return b.getvalue()
 
 
 def group(resources):
@@ -75,12 +62,7 @@ def deploy(g, root, env=None, **kw):
 
 
 def status_json(root):
-    p = subprocess.run([EDGEML, "status", "--root", root, "--json"], env=ENV,
-                       capture_output=True, text=True, timeout=30)
-    try:
-        return json.loads(p.stdout)
-    except ValueError:
-        return None
+    return dtest_status_json(EDGEML, root, ENV)
 
 
 def tree(d):
@@ -246,18 +228,7 @@ def test_code():
 test_code()
 
 # ---------------- S3 ----------------
-sp = subprocess.run(["/bin/sh", os.path.join(HARNESS, "start.sh"), os.path.join(WORK, "h")],
-                    capture_output=True, text=True)
-if sp.returncode == 77:
-    print("SKIP s3 tests: node or s3rver missing")
-    print(T.summary())
-    sys.exit(1 if T.failed else 77)
-if sp.returncode != 0:
-    bad("harness", sp.stderr.strip())
-    print(T.summary())
-    sys.exit(1)
-PORT = sp.stdout.strip()
-BASE = f"http://127.0.0.1:{PORT}"
+BASE = start_harness(HARNESS, WORK, T)
 ENV["AWS_ENDPOINT_URL_S3"] = BASE
 ENV["AWS_ENDPOINT_URL_SAGEMAKER"] = BASE
 
@@ -416,7 +387,7 @@ try:
 except Exception as ex:  # a crash of the test is a failure, not a pass
     bad("s3 tests", repr(ex))
 finally:
-    subprocess.run(["/bin/sh", os.path.join(HARNESS, "stop.sh"), os.path.join(WORK, "h")])
+    stop_harness(HARNESS, WORK)
 if not T.failed:
     shutil.rmtree(WORK, ignore_errors=True)
 print(T.summary())
