@@ -153,6 +153,87 @@ static int notify_core(const char *root)
     return rc;
 }
 
+/* Deploys the validated group g (doc: its bytes, for ROOT/group.json): its ML
+ * resources and functions' code packages; then tells a running core. */
+static int run_deploy(const char *path, const char *root, unsigned keep, unsigned par,
+                      const char *doc, size_t len, const grp_group *g)
+{
+    size_t cap = g->n_resources + g->n_functions + 1;
+    dep_resource *res = calloc(cap, sizeof *res);
+    prog_row *rows = calloc(cap, sizeof *rows);
+    int rc = CLI_EXIT_OK;
+    if (!res || !rows) {
+        rc = cli_error(path, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_resources; i++) {
+        const grp_resource *r = &g->resources[i];
+        if (r->kind != GRP_RES_S3_MODEL && r->kind != GRP_RES_SAGEMAKER_MODEL)
+            continue;
+        dep_resource *d = &res[n++];
+        d->id = r->id;
+        d->source = r->source;
+        d->sha256 = r->sha256;
+        if (r->owner.present) {
+            d->group_owner = r->owner.group_owner;
+            d->permission = r->owner.group_permission == GRP_PERM_RW   ? "rw"
+                            : r->owner.group_permission == GRP_PERM_RO ? "ro"
+                                                                       : NULL;
+        }
+    }
+    size_t n_models = n;
+    for (size_t i = 0; i < g->n_functions; i++) {
+        const grp_function *f = &g->functions[i];
+        if (!f->code_uri)
+            continue;
+        dep_resource *d = &res[n++];
+        d->id = f->id;
+        d->source = f->code_uri;
+        d->sha256 = f->code_sha256;
+        d->code = 1;
+    }
+    prog pr = {res, rows, n, isatty(2) && n, 0, 0};
+    dep_deploy_opts o = {0};
+    o.root = root;
+    o.group_path = path;
+    o.res = res;
+    o.n_res = n;
+    o.keep = keep;
+    o.parallel = par;
+    o.progress = prog_cb;
+    o.ctx = &pr;
+    o.doc = doc;
+    o.doc_len = len;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        rc = cli_error(path, "cannot initialise libcurl");
+        goto out;
+    }
+    int64_t id = 0;
+    dep_err e = {{0}};
+    dep_status st = dep_deploy(&o, &id, &e);
+    if (pr.tty && pr.drawn)
+        prog_draw(&pr);
+    curl_global_cleanup();
+    if (st) {
+        rc = cli_error(path, "%s", e.msg[0] ? e.msg : dep_strerror(st));
+    } else {
+        size_t unchanged = 0;
+        for (size_t i = 0; i < n; i++)
+            unchanged += rows[i].ph == DEP_PH_UNCHANGED;
+        printf("%s: deployment #%lld: Success: %zu ML resource%s, %zu code package%s "
+               "(%zu unchanged) under %s\n",
+               cli_esc(path), (long long)id, n_models, n_models == 1 ? "" : "s", n - n_models,
+               n - n_models == 1 ? "" : "s", unchanged, cli_esc(root));
+        fflush(stdout);
+        rc = notify_core(root);
+    }
+out:
+    free(res);
+    free(rows);
+    return rc;
+}
+
 int cli_cmd_deploy(int argc, char **argv)
 {
     const char *path = NULL, *root = DEFAULT_ROOT, *v;
@@ -212,86 +293,8 @@ int cli_cmd_deploy(int argc, char **argv)
         free(buf);
         return CLI_EXIT_FAIL;
     }
-    const grp_group *g = doc->group;
-    size_t cap = g->n_resources + g->n_functions + 1;
-    dep_resource *res = calloc(cap, sizeof *res);
-    prog_row *rows = calloc(cap, sizeof *rows);
-    if (!res || !rows) {
-        free(res);
-        free(rows);
-        free(buf);
-        grp_doc_free(doc);
-        return cli_error(path, "out of memory");
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_resources; i++) {
-        const grp_resource *r = &g->resources[i];
-        if (r->kind != GRP_RES_S3_MODEL && r->kind != GRP_RES_SAGEMAKER_MODEL)
-            continue;
-        dep_resource *d = &res[n++];
-        d->id = r->id;
-        d->source = r->source;
-        d->sha256 = r->sha256;
-        if (r->owner.present) {
-            d->group_owner = r->owner.group_owner;
-            d->permission = r->owner.group_permission == GRP_PERM_RW   ? "rw"
-                            : r->owner.group_permission == GRP_PERM_RO ? "ro"
-                                                                       : NULL;
-        }
-    }
-    size_t n_models = n;
-    for (size_t i = 0; i < g->n_functions; i++) {
-        const grp_function *f = &g->functions[i];
-        if (!f->code_uri)
-            continue;
-        dep_resource *d = &res[n++];
-        d->id = f->id;
-        d->source = f->code_uri;
-        d->sha256 = f->code_sha256;
-        d->code = 1;
-    }
-    prog pr = {res, rows, n, isatty(2) && n, 0, 0};
-    dep_deploy_opts o = {0};
-    o.root = root;
-    o.group_path = path;
-    o.res = res;
-    o.n_res = n;
-    o.keep = (unsigned)keep;
-    o.parallel = (unsigned)par;
-    o.progress = prog_cb;
-    o.ctx = &pr;
-    o.doc = buf;
-    o.doc_len = len;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        free(buf);
-        free(res);
-        free(rows);
-        grp_doc_free(doc);
-        return cli_error(path, "cannot initialise libcurl");
-    }
-    int64_t id = 0;
-    dep_err e = {{0}};
-    dep_status st = dep_deploy(&o, &id, &e);
-    if (pr.tty && pr.drawn)
-        prog_draw(&pr);
-    curl_global_cleanup();
-    int rc = CLI_EXIT_OK;
-    if (st) {
-        rc = cli_error(path, "%s", e.msg[0] ? e.msg : dep_strerror(st));
-    } else {
-        size_t unchanged = 0;
-        for (size_t i = 0; i < n; i++)
-            unchanged += rows[i].ph == DEP_PH_UNCHANGED;
-        printf("%s: deployment #%lld: Success: %zu ML resource%s, %zu code package%s "
-               "(%zu unchanged) under %s\n",
-               cli_esc(path), (long long)id, n_models, n_models == 1 ? "" : "s", n - n_models,
-               n - n_models == 1 ? "" : "s", unchanged, cli_esc(root));
-        fflush(stdout);
-        rc = notify_core(root);
-    }
+    int rc = run_deploy(path, root, (unsigned)keep, (unsigned)par, buf, len, doc->group);
     free(buf);
-    free(res);
-    free(rows);
     grp_doc_free(doc);
     return rc;
 }
