@@ -107,6 +107,31 @@ static DIR *dir_stream(int dfd)
 
 /* ---- tree walks ---- */
 
+/* The entries of dfd for a walk at `depth`: NULL with *st set (named by what)
+ * when too deep or unreadable. */
+static DIR *walk_open(int dfd, int depth, const char *what, dep_status *st, dep_err *e)
+{
+    if (depth > ST_MAX_DEPTH) {
+        *st = dep_errf(e, DEP_EIO, "%s: tree deeper than %d", what, ST_MAX_DEPTH);
+        return NULL;
+    }
+    DIR *d = dir_stream(dfd);
+    if (!d)
+        *st = dep_errf(e, DEP_EIO, "%s: %s", what, strerror(errno));
+    return d;
+}
+
+/* The next entry's name but "." and ".."; NULL at the end (errno set on a
+ * read error, 0 otherwise). */
+static const char *walk_next(DIR *d)
+{
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            return de->d_name;
+    return NULL;
+}
+
 /* Owner root and group m->gid when we are root. A deployment run by another
  * user keeps itself as the owner and changes only a non-root group (one the
  * user is not in fails with EPERM, named by the caller). */
@@ -119,26 +144,20 @@ static void chown_ids(const dep_modes *m, uid_t *owner, gid_t *group)
 
 static dep_status apply_rec(int dfd, const dep_modes *m, int depth, const char *name, dep_err *e)
 {
-    if (depth > ST_MAX_DEPTH)
-        return dep_errf(e, DEP_EIO, "%s: tree deeper than %d", name, ST_MAX_DEPTH);
-    DIR *d = dir_stream(dfd);
-    if (!d) {
-        return dep_errf(e, DEP_EIO, "%s: %s", name, strerror(errno));
-    }
     dep_status st = DEP_OK;
-    struct dirent *de;
-    while (!st && (errno = 0, de = readdir(d))) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-            continue;
+    DIR *d = walk_open(dfd, depth, name, &st, e);
+    if (!d)
+        return st;
+    uid_t owner;
+    gid_t group;
+    chown_ids(m, &owner, &group);
+    const char *n;
+    while (!st && (n = walk_next(d))) {
         struct stat sb;
         if (fstatat(dfd, n, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
             st = dep_errf(e, DEP_EIO, "%s/%s: %s", name, n, strerror(errno));
             break;
         }
-        uid_t owner;
-        gid_t group;
-        chown_ids(m, &owner, &group);
         if (m->chown && fchownat(dfd, n, owner, group, AT_SYMLINK_NOFOLLOW) < 0) {
             st = dep_errf(e, DEP_EIO, "%s/%s: chown to group %u: %s", name, n, (unsigned)m->gid,
                           strerror(errno));
@@ -192,18 +211,12 @@ dep_status dep_tree_apply(int dirfd, const char *name, const dep_modes *m, dep_e
 
 static dep_status rm_rec(int dfd, int depth, dep_err *e)
 {
-    if (depth > ST_MAX_DEPTH)
-        return dep_errf(e, DEP_EIO, "remove: tree deeper than %d", ST_MAX_DEPTH);
-    DIR *d = dir_stream(dfd);
-    if (!d) {
-        return dep_errf(e, DEP_EIO, "remove: %s", strerror(errno));
-    }
     dep_status st = DEP_OK;
-    struct dirent *de;
-    while (!st && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-            continue;
+    DIR *d = walk_open(dfd, depth, "remove", &st, e);
+    if (!d)
+        return st;
+    const char *n;
+    while (!st && (n = walk_next(d))) {
         if (unlinkat(dfd, n, 0) == 0 || is_enoent(errno))
             continue;
         if (errno != EISDIR && errno != EPERM) {
@@ -270,18 +283,12 @@ static dep_status copy_file(int sfd, int dfd, const char *n, mode_t mode, dep_er
 
 static dep_status copy_rec(int sfd, int dfd, int depth, dep_err *e)
 {
-    if (depth > ST_MAX_DEPTH)
-        return dep_errf(e, DEP_EIO, "copy: tree deeper than %d", ST_MAX_DEPTH);
-    DIR *d = dir_stream(sfd);
-    if (!d) {
-        return dep_errf(e, DEP_EIO, "copy: %s", strerror(errno));
-    }
     dep_status st = DEP_OK;
-    struct dirent *de;
-    while (!st && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
-            continue;
+    DIR *d = walk_open(sfd, depth, "copy", &st, e);
+    if (!d)
+        return st;
+    const char *n;
+    while (!st && (n = walk_next(d))) {
         struct stat sb;
         if (fstatat(sfd, n, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
             st = dep_errf(e, DEP_EIO, "copy %s: %s", n, strerror(errno));
