@@ -179,6 +179,15 @@ static int df_ci_prefix(const char *s, size_t n, const char *p) {
     return n >= l && strncasecmp(s, p, l) == 0;
 }
 
+/* The value of a header line of n bytes after its skip-byte name, as a
+ * NUL-terminated string cut to cap - 1 bytes. */
+static void header_value(const char *buf, size_t n, size_t skip, char *out, size_t cap) {
+    size_t vl = n - skip;
+    if (vl >= cap) vl = cap - 1;
+    memcpy(out, buf + skip, vl);
+    out[vl] = 0;
+}
+
 static size_t df_header_cb(char *buf, size_t size, size_t nitems, void *ud) {
     df_xfer *x = ud;
     size_t n = size * nitems;
@@ -209,10 +218,7 @@ static size_t df_header_cb(char *buf, size_t size, size_t nitems, void *ud) {
         }
     } else if (df_ci_prefix(buf, n, "content-length:")) {
         char tmp[32];
-        vl = n - 15;
-        if (vl >= sizeof tmp) vl = sizeof tmp - 1;
-        memcpy(tmp, buf + 15, vl);
-        tmp[vl] = 0;
+        header_value(buf, n, 15, tmp, sizeof tmp);
         char *end;
         errno = 0;
         unsigned long long cl = strtoull(tmp, &end, 10);
@@ -221,10 +227,7 @@ static size_t df_header_cb(char *buf, size_t size, size_t nitems, void *ud) {
             x->content_length = (int64_t)cl;
     } else if (df_ci_prefix(buf, n, "content-range:")) {
         char tmp[96];
-        vl = n - 14;
-        if (vl >= sizeof tmp) vl = sizeof tmp - 1;
-        memcpy(tmp, buf + 14, vl);
-        tmp[vl] = 0;
+        header_value(buf, n, 14, tmp, sizeof tmp);
         unsigned long long a = 0, b = 0;
         if (sscanf(tmp, " bytes %llu-%llu", &a, &b) == 2 && a <= b &&
             a <= (unsigned long long)INT64_MAX)

@@ -188,6 +188,18 @@ dep_status dep_state_get_resource(dep_state *s, const char *rid, dep_res_rec *r,
     return st;
 }
 
+/* The record fields both tables keep, in their column order, from `first`:
+ * id, source, etag, sha256, store_path, size. */
+static void bind_rec(sqlite3_stmt *q, int first, const dep_res_rec *r)
+{
+    sqlite3_bind_text(q, first, r->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, first + 1, r->source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, first + 2, r->etag, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, first + 3, r->sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, first + 4, r->store_path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, first + 5, (sqlite3_int64)r->size);
+}
+
 dep_status dep_state_add_dep_resource(dep_state *s, int64_t id, const dep_res_rec *r, int changed,
                                       dep_err *e)
 {
@@ -200,12 +212,7 @@ dep_status dep_state_add_dep_resource(dep_state *s, int64_t id, const dep_res_re
     if (st)
         return st;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-    sqlite3_bind_text(q, 2, r->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 3, r->source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 4, r->etag, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 5, r->sha256, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 6, r->store_path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 7, (sqlite3_int64)r->size);
+    bind_rec(q, 2, r);
     sqlite3_bind_int(q, 8, changed ? 1 : 0);
     return st_done(s, q, e);
 }
@@ -220,12 +227,7 @@ dep_status dep_state_put_resource(dep_state *s, int64_t id, const dep_res_rec *r
                             &q, e);
     if (st)
         return st;
-    sqlite3_bind_text(q, 1, r->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 2, r->source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 3, r->etag, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 4, r->sha256, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 5, r->store_path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 6, (sqlite3_int64)r->size);
+    bind_rec(q, 1, r);
     sqlite3_bind_int64(q, 7, (sqlite3_int64)r->mtime_ns);
     sqlite3_bind_int64(q, 8, (sqlite3_int64)r->activated_at);
     sqlite3_bind_int64(q, 9, (sqlite3_int64)id);
