@@ -8,6 +8,7 @@
  * its planned offset (a value whose size depends on data and grows past its
  * plan falls back to the heap for that run). */
 #include "exec.h"
+#include "pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,7 +426,8 @@ static void release_input(em_frame *f, int slot)
 
 edgeml_status em_run_node(em_frame *f, const em_node *n, edgeml_error *err)
 {
-    em_kctx c = { n, f, err };
+    edgeml_session *s = f->sess;
+    em_kctx c = { n, f, err, s ? s->pool : NULL, s ? s->threads : 1 };
     edgeml_status st = n->op->run(&c);
     free_scratch(f);
     if (st == EDGEML_OK) {
@@ -637,7 +639,11 @@ EDGEML_API edgeml_status edgeml_session_create(const edgeml_model *m, const edge
     edgeml_session *s = calloc(1, sizeof *s);
     if (!s) return em_set_error(err, EDGEML_E_NOMEM, "out of memory");
     s->model = m;
-    s->threads = opts ? opts->threads : 0;
+    /* Threads: the option, else one per core; never more than the pool has. */
+    int want = opts && opts->threads > 0 ? opts->threads : 0;
+    s->pool = want == 1 ? NULL : em_tpool_default();
+    int have = em_tpool_size(s->pool);
+    s->threads = want == 0 || want > have ? have : want;
     s->in_vals = calloc(m->n_inputs + 1, sizeof *s->in_vals);
     s->in_heap = calloc(m->n_inputs + 1, sizeof *s->in_heap);
     if (!s->in_vals || !s->in_heap || em_frame_init(&s->top, m->graph, NULL, s, &s->strings)) {

@@ -63,7 +63,8 @@ struct edgeml_session {
     em_plan **plans;          /* cache, keyed by input shapes */
     size_t n_plans;
     bool ran;
-    int threads;
+    int threads;              /* threads a kernel may use (>= 1), the caller included */
+    struct em_tpool *pool;    /* NULL when threads == 1 */
 };
 
 edgeml_status em_frame_init(em_frame *f, const em_graph *g, em_frame *parent, edgeml_session *s,

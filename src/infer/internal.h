@@ -112,6 +112,32 @@ typedef struct em_attr {
     em_graph **graphs;
 } em_attr;
 
+/* ---- fused epilogues (set by graph optimisation, src/infer/opt/) ------- */
+
+/* An activation fused into its producer (Conv, ConvTranspose, Gemm, MatMul):
+ * the kernel applies it to its float output. */
+typedef enum em_act_kind {
+    EM_ACT_NONE = 0,
+    EM_ACT_RELU,        /* max(x, 0) */
+    EM_ACT_CLIP,        /* min(max(x, alpha), beta) */
+    EM_ACT_LEAKY,       /* x < 0 ? alpha * x : x */
+    EM_ACT_SIGMOID,     /* 1 / (1 + exp(-x)) */
+    EM_ACT_HARDSIGMOID, /* max(0, min(1, alpha * x + beta)) */
+    EM_ACT_HARDSWISH,   /* x * max(0, min(1, x / 6 + 1/2)) */
+    EM_ACT_SILU,        /* x * sigmoid(x) */
+    EM_ACT_GELU,        /* 0.5 x (1 + erf(x / sqrt 2)) */
+    EM_ACT_GELU_TANH,   /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    EM_ACT_TANH,
+} em_act_kind;
+
+typedef struct em_act {
+    int kind;           /* em_act_kind */
+    float alpha, beta;
+} em_act;
+
+/* y[i] = act(y[i]) for n floats (vectorised where the CPU allows; cpu/vmath.c). */
+void em_act_apply(const em_act *a, float *y, size_t n);
+
 typedef struct em_kctx em_kctx;
 typedef edgeml_status (*em_prepare_fn)(em_node *node, edgeml_error *err);
 typedef edgeml_status (*em_run_fn)(em_kctx *c);
@@ -145,6 +171,10 @@ struct em_node {
     int n_implicit;          /* slots of this graph read by the node's subgraphs */
     int *implicit;
     bool folded;             /* computed at load (constant folding): not run */
+    /* Fused epilogue (graph optimisation): out = act(op(...) + in[add_in]).
+     * add_in > 0 names the input that holds the residual (appended to in[]). */
+    em_act act;
+    int add_in;
     const char **in_names;   /* as parsed; "" for absent (loader use) */
     const char **out_names;
 };
@@ -216,10 +246,13 @@ edgeml_status em_node_fail(const em_node *n, edgeml_error *err, edgeml_status co
                            const char *fmt, ...) EM_PRINTF(4, 5);
 
 /* The kernel's view of one node execution. */
+struct em_tpool;
 struct em_kctx {
     const em_node *node;
     struct em_frame *frame;
     edgeml_error *err;
+    struct em_tpool *pool;   /* the session's thread pool; NULL: run on the caller only */
+    int threads;             /* threads the kernel may use (>= 1), the caller included */
 };
 
 static inline int em_n_in(const em_kctx *c) { return c->node->n_in; }
