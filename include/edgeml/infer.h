@@ -152,6 +152,10 @@ EDGEML_API void edgeml_model_get_info(const edgeml_model *m, edgeml_model_info *
 EDGEML_API EDGEML_NODISCARD edgeml_status edgeml_session_create(const edgeml_model *m,
     const edgeml_session_options *opts, edgeml_session **out, edgeml_error *err);
 EDGEML_API void edgeml_session_free(edgeml_session *s);
+/* Bytes of the planned arenas the session holds (one per input-shape key
+ * seen, up to 8), and the threads its kernels use. */
+EDGEML_API size_t edgeml_session_arena_bytes(const edgeml_session *s);
+EDGEML_API int edgeml_session_threads(const edgeml_session *s);
 
 /* Input flags. */
 #define EDGEML_INPUT_COPY 0   /* the data is copied now */

@@ -427,7 +427,7 @@ static void release_input(em_frame *f, int slot)
 edgeml_status em_run_node(em_frame *f, const em_node *n, edgeml_error *err)
 {
     edgeml_session *s = f->sess;
-    em_kctx c = { n, f, err, s ? s->pool : NULL, s ? s->threads : 1 };
+    em_kctx c = { n, f, err, s ? s->pool : NULL, s ? s->threads : 1, NULL };
     edgeml_status st = n->op->run(&c);
     free_scratch(f);
     if (st == EDGEML_OK) {
@@ -915,3 +915,13 @@ EDGEML_API edgeml_status edgeml_session_output(edgeml_session *s, size_t i, edge
     out->nbytes = em_nbytes(&v->t);
     return EDGEML_OK;
 }
+
+EDGEML_API size_t edgeml_session_arena_bytes(const edgeml_session *s)
+{
+    size_t n = 0;
+    if (s)
+        for (size_t i = 0; i < s->n_plans; i++) n += s->plans[i]->arena_bytes;
+    return n;
+}
+
+EDGEML_API int edgeml_session_threads(const edgeml_session *s) { return s ? s->threads : 0; }

@@ -253,6 +253,7 @@ struct em_kctx {
     edgeml_error *err;
     struct em_tpool *pool;   /* the session's thread pool; NULL: run on the caller only */
     int threads;             /* threads the kernel may use (>= 1), the caller included */
+    struct em_tensor *fused_y; /* what em_out_fused returned (for em_epilogue) */
 };
 
 static inline int em_n_in(const em_kctx *c) { return c->node->n_in; }
@@ -280,6 +281,19 @@ edgeml_status em_out_copy_value(em_kctx *c, int i, const em_value *v);
 void *em_scratch(em_kctx *c, size_t bytes);
 /* Copies a string into memory owned by the session until the next run. */
 em_str em_strdup(em_kctx *c, const char *p, size_t len);
+
+/* Fused epilogues (node->act, node->add_in; ops/epilogue.c). A kernel that
+ * supports them (Conv, ConvTranspose, Gemm, MatMul) gets its output with
+ * em_out_fused instead of em_out(c, 0, ...), writes op(...) into it, then calls
+ * em_epilogue. When em_epilogue_direct is true the tensor returned is output 0
+ * itself and the residual (if any) has its exact shape, so a fast kernel may
+ * apply residual and activation itself per tile and skip em_epilogue. */
+bool em_epilogue_direct(em_kctx *c, int rank, const int64_t *dims);
+em_tensor *em_out_fused(em_kctx *c, int dtype, int rank, const int64_t *dims);
+edgeml_status em_epilogue(em_kctx *c, em_tensor *y);
+/* Runs body (a kernel that takes its output with em_out_fused), then the epilogue. */
+edgeml_status em_run_fused(em_kctx *c, edgeml_status (*body)(em_kctx *c));
+static inline bool em_has_epilogue(const em_node *n) { return n->act.kind != EM_ACT_NONE || n->add_in > 0; }
 
 /* Kernel error: "node 'name' (Op, opset N, dtype): <msg>". Returns code. */
 edgeml_status em_fail(em_kctx *c, edgeml_status code, const char *fmt, ...) EM_PRINTF(3, 4);

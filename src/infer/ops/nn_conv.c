@@ -143,7 +143,7 @@ static edgeml_status conv_setup(em_kctx *c, const em_tensor *X, const em_tensor 
     return EDGEML_OK;
 }
 
-NN_OP(conv)
+static edgeml_status conv_body(em_kctx *c)
 {
     const em_tensor *X = em_in(c, 0), *W = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
     EM_CHECK(c, X && W, "missing input X or W");
@@ -159,7 +159,7 @@ NN_OP(conv)
         EM_CHECK(c, B->dtype == X->dtype, "bias dtype differs from X");
         EM_CHECK(c, B->rank == 1 && B->dims[0] == M, "bias must be 1-D of size %lld", (long long)M);
     }
-    em_tensor *Y = em_out(c, 0, X->dtype, X->rank, odims);
+    em_tensor *Y = em_out_fused(c, X->dtype, X->rank, odims);
     if (!Y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     if (em_numel(Y) == 0) return EDGEML_OK;
     if (X->dtype == EDGEML_DOUBLE)
@@ -173,6 +173,8 @@ NN_OP(conv)
     nn_store_f32(Y, y);
     return EDGEML_OK;
 }
+
+NN_OP(conv) { return em_run_fused(c, conv_body); }
 
 /* Zero point value for channel m of a scalar or per-channel zero point tensor. */
 static edgeml_status check_qparam(em_kctx *c, const em_tensor *t, const char *what, int64_t per,

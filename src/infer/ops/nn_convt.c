@@ -110,7 +110,7 @@ NN_DEF_CONVT(float, convt_f32,
                       return em_fail(c, EDGEML_E_NOMEM, "out of memory in GEMM"); } while (0))
 NN_DEF_CONVT(double, convt_f64, nn_dgemm(true, false, R, P, (size_t)Cg, 1.0, wg, R, xg, P, 0.0, col, P))
 
-NN_OP(convt)
+static edgeml_status convt_body(em_kctx *c)
 {
     const convt_state *s = c->node->state;
     const nn_geom_attrs *a = &s->a;
@@ -174,7 +174,7 @@ NN_OP(convt)
             __builtin_mul_overflow(g.k_sz, (size_t)g.k[i], &g.k_sz))
             return em_fail(c, EDGEML_E_NOMEM, "size overflows");
     }
-    em_tensor *Y = em_out(c, 0, X->dtype, X->rank, odims);
+    em_tensor *Y = em_out_fused(c, X->dtype, X->rank, odims);
     if (!Y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     if (em_numel(Y) == 0) return EDGEML_OK;
     if (X->dtype == EDGEML_DOUBLE)
@@ -187,3 +187,5 @@ NN_OP(convt)
     nn_store_f32(Y, y);
     return EDGEML_OK;
 }
+
+NN_OP(convt) { return em_run_fused(c, convt_body); }

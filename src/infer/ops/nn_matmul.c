@@ -76,7 +76,7 @@ static bool mm_int_dtype(int dt)
     return dt == EDGEML_INT32 || dt == EDGEML_INT64 || dt == EDGEML_UINT32 || dt == EDGEML_UINT64;
 }
 
-NN_OP(matmul)
+static edgeml_status matmul_body(em_kctx *c)
 {
     const em_tensor *A = em_in(c, 0), *B = em_in(c, 1);
     EM_CHECK(c, A && B, "missing input A or B");
@@ -86,7 +86,7 @@ NN_OP(matmul)
     mm_plan p;
     edgeml_status st = mm_plan_make(c, A, B, &p);
     if (st) return st;
-    em_tensor *Y = em_out(c, 0, A->dtype, p.orank, p.odims);
+    em_tensor *Y = em_out_fused(c, A->dtype, p.orank, p.odims);
     if (!Y) RET_OOM(c);
     size_t M = p.M, K = p.K, N = p.N;
     if (em_numel(Y) == 0) return EDGEML_OK;
@@ -136,7 +136,9 @@ NN_OP(matmul)
     return EDGEML_OK;
 }
 
-NN_OP(gemm)
+NN_OP(matmul) { return em_run_fused(c, matmul_body); }
+
+static edgeml_status gemm_body(em_kctx *c)
 {
     const em_tensor *A = em_in(c, 0), *B = em_in(c, 1), *C = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
     EM_CHECK(c, A && B, "missing input A or B");
@@ -158,7 +160,7 @@ NN_OP(gemm)
         }
         em_broadcast_strides(C, 2, od, cst);
     }
-    em_tensor *Y = em_out(c, 0, A->dtype, 2, od);
+    em_tensor *Y = em_out_fused(c, A->dtype, 2, od);
     if (!Y) RET_OOM(c);
     size_t ny = M * N;
     if (!ny) return EDGEML_OK;
@@ -212,6 +214,8 @@ NN_OP(gemm)
     nn_store_f32(Y, y);
     return EDGEML_OK;
 }
+
+NN_OP(gemm) { return em_run_fused(c, gemm_body); }
 
 /* Integer matmul accumulation shared by MatMulInteger and QLinearMatMul:
  * acc[b, i, j] = sum_k (A - azp[i]) * (B - bzp[j]), int32 wrapping accumulation
