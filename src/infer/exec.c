@@ -25,6 +25,8 @@ struct em_plan {
     size_t *size;
     size_t arena_bytes;
     uint8_t *arena;
+    em_rslot *rs;        /* per node of the top graph */
+    size_t n_rs;
 };
 
 /* ---- pools -------------------------------------------------------------- */
@@ -123,6 +125,7 @@ void em_frame_free(em_frame *f)
     free(f->rec_size);
     free(f->rec_start);
     free(f->rec_end);
+    em_rslots_free(f->rs_own, f->g ? f->g->n_nodes : 0);
     memset(f, 0, sizeof *f);
 }
 
@@ -424,11 +427,87 @@ static void release_input(em_frame *f, int slot)
     }
 }
 
+/* The node's input signature: per input, dtype and shape (kind for others). */
+static size_t input_key(em_kctx *c, int64_t *key, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < c->node->n_in; i++) {
+        const em_value *v = em_in_value(c, i);
+        if (n + 2 + EM_MAX_RANK > cap) return 0;
+        if (!v || v->kind != EM_V_TENSOR) { key[n++] = -1 - (v ? v->kind : 0); continue; }
+        key[n++] = v->t.dtype;
+        key[n++] = v->t.rank;
+        for (int d = 0; d < v->t.rank; d++) key[n++] = v->t.dims[d];
+    }
+    return n ? n : 1;
+}
+
+/* Runs the row's reshape when this node has no state for these input shapes. */
+static edgeml_status node_reshape(em_frame *f, em_kctx *c, void **tmp_ws)
+{
+    const em_node *n = c->node;
+    int64_t key[8 * (2 + EM_MAX_RANK)];
+    size_t klen = input_key(c, key, sizeof key / sizeof key[0]);
+    size_t idx = (size_t)(n - f->g->nodes);
+    edgeml_session *s = f->sess;
+    if (!s || !klen || idx >= f->g->n_nodes) {
+        /* Constant folding (no session) or a node with very many inputs: no cache. */
+        size_t wsb = 0;
+        void *st = NULL;
+        edgeml_status r = n->op->reshape(c, &st, &wsb);
+        if (r) { free(st); return r; }
+        void *ws = wsb ? aligned_alloc(64, (wsb + 63) / 64 * 64) : NULL;
+        if (wsb && !ws) { free(st); return em_fail(c, EDGEML_E_NOMEM, "out of memory (%zu bytes of workspace)", wsb); }
+        c->rs = st;
+        c->ws = ws;
+        tmp_ws[0] = st;
+        tmp_ws[1] = ws;
+        return EDGEML_OK;
+    }
+    if (!f->rs) {
+        f->rs_own = calloc(f->g->n_nodes, sizeof *f->rs_own);
+        if (!f->rs_own) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+        f->rs = f->rs_own;
+    }
+    em_rslot *r = &f->rs[idx];
+    if (!r->key || r->key_len != klen || memcmp(r->key, key, klen * sizeof *key)) {
+        free(r->st);
+        free(r->key);
+        memset(r, 0, sizeof *r);
+        void *st = NULL;
+        size_t wsb = 0;
+        edgeml_status st2 = n->op->reshape(c, &st, &wsb);
+        if (st2) { free(st); return st2; }
+        r->key = malloc(klen * sizeof *key);
+        if (!r->key) { free(st); return em_fail(c, EDGEML_E_NOMEM, "out of memory"); }
+        memcpy(r->key, key, klen * sizeof *key);
+        r->key_len = klen;
+        r->st = st;
+        r->ws = wsb;
+    }
+    if (r->ws > s->ws_cap) {
+        size_t cap = (r->ws + 4095) / 4096 * 4096;
+        void *ws = aligned_alloc(64, cap);
+        if (!ws) return em_fail(c, EDGEML_E_NOMEM, "out of memory (%zu bytes of workspace)", r->ws);
+        free(s->ws);
+        s->ws = ws;
+        s->ws_cap = cap;
+    }
+    c->rs = r->st;
+    c->ws = s->ws;
+    return EDGEML_OK;
+}
+
 edgeml_status em_run_node(em_frame *f, const em_node *n, edgeml_error *err)
 {
     edgeml_session *s = f->sess;
-    em_kctx c = { n, f, err, s ? s->pool : NULL, s ? s->threads : 1, NULL };
-    edgeml_status st = n->op->run(&c);
+    em_kctx c = { n, f, err, s ? s->pool : NULL, s ? s->threads : 1, NULL, NULL, NULL };
+    void *tmp[2] = {NULL, NULL};
+    edgeml_status st = EDGEML_OK;
+    if (n->op->reshape) st = node_reshape(f, &c, tmp);
+    if (st == EDGEML_OK) st = n->op->run(&c);
+    free(tmp[0]);
+    free(tmp[1]);
     free_scratch(f);
     if (st == EDGEML_OK) {
         for (int j = 0; j < n->n_out; j++)
@@ -543,9 +622,20 @@ edgeml_status em_run_subgraph(em_kctx *c, const em_graph *g, const em_value *con
 
 /* ---- planning -------------------------------------------------------------- */
 
+void em_rslots_free(em_rslot *r, size_t n)
+{
+    if (!r) return;
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].st);
+        free(r[i].key);
+    }
+    free(r);
+}
+
 static void plan_free(em_plan *p)
 {
     if (!p) return;
+    em_rslots_free(p->rs, p->n_rs);
     free(p->key);
     free(p->offset);
     free(p->size);
@@ -617,6 +707,10 @@ static em_plan *plan_build(em_frame *f, const int32_t *key, size_t key_len)
     p->arena_bytes = total;
     p->arena = aligned_alloc(EM_ALIGN, total ? total : EM_ALIGN);
     if (!p->arena) goto fail;
+    /* The recording run's reshape states serve every run of this plan. */
+    p->rs = f->rs_own;
+    p->n_rs = g->n_nodes;
+    f->rs_own = NULL;
     free(b);
     free(placed_off);
     free(placed);
@@ -686,6 +780,7 @@ EDGEML_API void edgeml_session_free(edgeml_session *s)
     free(s->in_heap);
     free(s->strings.blocks);
     em_frame_free(&s->top);
+    free(s->ws);
     free(s);
 }
 
@@ -861,6 +956,10 @@ EDGEML_API edgeml_status edgeml_session_run(edgeml_session *s, edgeml_error *err
             }
         }
     }
+    /* Reshape states: the plan's; a recording or unplanned run starts its own. */
+    em_rslots_free(f->rs_own, g->n_nodes);
+    f->rs_own = NULL;
+    f->rs = f->plan ? f->plan->rs : NULL;
     edgeml_status st = em_frame_run(f, err);
     if (st) {
         f->recording = false;

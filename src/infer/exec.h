@@ -35,6 +35,14 @@ struct edgeml_model {
 
 typedef struct em_plan em_plan;
 
+/* A node's reshape state, valid for the input signature `key`. */
+typedef struct em_rslot {
+    void *st;
+    int64_t *key;
+    size_t key_len, ws;
+} em_rslot;
+void em_rslots_free(em_rslot *r, size_t n);
+
 /* One execution of one graph. */
 typedef struct em_frame {
     const em_graph *g;
@@ -52,6 +60,9 @@ typedef struct em_frame {
     size_t *rec_size;         /* bytes requested per slot (recording) */
     int *rec_start, *rec_end;
     int step;
+    /* reshape states: the plan's, or the frame's own (recording, unplanned) */
+    em_rslot *rs;
+    em_rslot *rs_own;
 } em_frame;
 
 struct edgeml_session {
@@ -64,6 +75,8 @@ struct edgeml_session {
     size_t n_plans;
     bool ran;
     int threads;              /* threads a kernel may use (>= 1), the caller included */
+    void *ws;                 /* kernel workspace (the largest any node asked for) */
+    size_t ws_cap;
     struct em_tpool *pool;    /* NULL when threads == 1 */
 };
 

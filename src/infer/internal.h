@@ -142,6 +142,11 @@ typedef struct em_kctx em_kctx;
 typedef edgeml_status (*em_prepare_fn)(em_node *node, edgeml_error *err);
 typedef edgeml_status (*em_run_fn)(em_kctx *c);
 typedef void (*em_free_fn)(void *state);
+/* Shape-dependent set-up of a node, run once per distinct input shapes (per
+ * session and plan): checks, geometry, the work split, workspace size. Sets
+ * *rs (malloc'd, freed with free(), may stay NULL) and *ws_bytes (workspace
+ * that em_kctx.ws will hold while the node runs). */
+typedef edgeml_status (*em_reshape_fn)(em_kctx *c, void **rs, size_t *ws_bytes);
 
 /* One row of an operator table. The loader picks, for each node, the row of
  * its (domain, op_type) with the greatest `since` <= the opset the model
@@ -153,6 +158,7 @@ typedef struct em_op_entry {
     em_prepare_fn prepare;   /* may be NULL; runs at load, may set node->state */
     em_run_fn run;
     em_free_fn free_state;   /* may be NULL: then free() is used on node->state */
+    em_reshape_fn reshape;   /* may be NULL */
 } em_op_entry;
 
 struct em_node {
@@ -254,6 +260,8 @@ struct em_kctx {
     struct em_tpool *pool;   /* the session's thread pool; NULL: run on the caller only */
     int threads;             /* threads the kernel may use (>= 1), the caller included */
     struct em_tensor *fused_y; /* what em_out_fused returned (for em_epilogue) */
+    void *rs;                /* the row's reshape state for these input shapes */
+    void *ws;                /* workspace of the size reshape asked for (64-byte aligned) */
 };
 
 static inline int em_n_in(const em_kctx *c) { return c->node->n_in; }

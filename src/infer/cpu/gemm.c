@@ -1,0 +1,298 @@
+/* The float GEMM driver (see gemm.h): kernel selection, packing, cache
+ * blocking, the split over threads and the epilogue. */
+#include "gemm.h"
+#include "../pool.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static const em_sgemm_kernel k_scalar = {
+    "4x8 scalar", EM_CPU_REFERENCE, 4, 8, 256, 256, 64, em_sgemm_ukernel_4x8__scalar,
+};
+#ifdef EDGEML_HAVE_X86_KERNELS
+static const em_sgemm_kernel k_avx2 = {
+    "6x16 avx2", EM_CPU_AVX2, 6, 16, 256, 512, 120, em_sgemm_ukernel_6x16__avx2,
+};
+static const em_sgemm_kernel k_avx512 = {
+    "14x32 avx512", EM_CPU_AVX512, 14, 32, 256, 512, 168, em_sgemm_ukernel_14x32__avx512,
+};
+#endif
+#ifdef EDGEML_HAVE_NEON_KERNELS
+static const em_sgemm_kernel k_neon = {
+    "8x12 neon", EM_CPU_NEON, 8, 12, 256, 384, 96, em_sgemm_ukernel_8x12__neon,
+};
+#endif
+
+const em_sgemm_kernel *em_sgemm_kernel_for(em_cpu_level l)
+{
+    switch (l) {
+#ifdef EDGEML_HAVE_X86_KERNELS
+    case EM_CPU_AVX512VNNI:
+    case EM_CPU_AVX512: return &k_avx512;
+    case EM_CPU_AVX2: return &k_avx2;
+#endif
+#ifdef EDGEML_HAVE_NEON_KERNELS
+    case EM_CPU_NEON:
+    case EM_CPU_NEONDOT: return &k_neon;
+#endif
+    case EM_CPU_REFERENCE:
+    case EM_CPU_SSE2: return &k_scalar;
+    default: return NULL;
+    }
+}
+
+const em_sgemm_kernel *em_sgemm_kernel_get(void)
+{
+    const em_sgemm_kernel *k = em_sgemm_kernel_for(em_cpu_level_get());
+    return k ? k : &k_scalar;
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* ---- packing --------------------------------------------------------------- */
+
+size_t em_sgemm_packed_a_size(const em_sgemm_kernel *k, size_t M, size_t K)
+{
+    return round_up(M, (size_t)k->mr) * K;
+}
+
+/* Rows [i0, i0+mc) of alpha*op(A), K range [pc, pc+kc), into mr-row panels. */
+static void pack_a_block(size_t mr, size_t M, const float *A, size_t lda, bool trans, float alpha,
+                         size_t i0, size_t mc, size_t pc, size_t kc, float *dst)
+{
+    for (size_t ip = 0; ip < mc; ip += mr) {
+        size_t rows = M - (i0 + ip) < mr ? M - (i0 + ip) : mr;
+        if (rows > mc - ip) rows = mc - ip;
+        for (size_t p = 0; p < kc; p++) {
+            size_t i = 0;
+            if (!trans)
+                for (; i < rows; i++) dst[i] = alpha * A[(i0 + ip + i) * lda + pc + p];
+            else {
+                const float *s = A + (pc + p) * lda + i0 + ip;
+                for (; i < rows; i++) dst[i] = alpha * s[i];
+            }
+            for (; i < mr; i++) dst[i] = 0.f;
+            dst += mr;
+        }
+    }
+}
+
+void em_sgemm_pack_a(const em_sgemm_kernel *k, size_t M, size_t K, const float *A, size_t lda,
+                     bool trans, float alpha, float *dst)
+{
+    size_t mr = (size_t)k->mr, Mp = round_up(M, mr);
+    for (size_t pc = 0; pc < K; pc += k->kc) {
+        size_t kc = K - pc < k->kc ? K - pc : k->kc;
+        pack_a_block(mr, M, A, lda, trans, alpha, 0, Mp, pc, kc, dst + pc * Mp);
+    }
+}
+
+size_t em_sgemm_packed_b_size(const em_sgemm_kernel *k, size_t K, size_t N)
+{
+    return round_up(N, (size_t)k->nr) * K;
+}
+
+typedef struct plain_b {
+    const float *B;
+    size_t ldb, N;
+    bool trans;
+} plain_b;
+
+static void pack_b_plain(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, size_t nr,
+                         float *dst)
+{
+    const plain_b *pb = ctx;
+    for (size_t jp = 0; jp < nc; jp += nr) {
+        size_t cols = nc - jp < nr ? nc - jp : nr;
+        if (!pb->trans) {
+            const float *s = pb->B + k0 * pb->ldb + j0 + jp;
+            for (size_t p = 0; p < kc; p++) {
+                size_t j = 0;
+                if (cols == nr) memcpy(dst, s, nr * sizeof(float));
+                else {
+                    for (; j < cols; j++) dst[j] = s[j];
+                    for (; j < nr; j++) dst[j] = 0.f;
+                }
+                s += pb->ldb;
+                dst += nr;
+            }
+        } else {
+            /* B is stored N x K */
+            for (size_t p = 0; p < kc; p++) {
+                size_t j = 0;
+                for (; j < cols; j++) dst[j] = pb->B[(j0 + jp + j) * pb->ldb + k0 + p];
+                for (; j < nr; j++) dst[j] = 0.f;
+                dst += nr;
+            }
+        }
+    }
+}
+
+void em_sgemm_pack_b(const em_sgemm_kernel *k, size_t K, size_t N, const float *B, size_t ldb,
+                     bool trans, float *dst)
+{
+    size_t nr = (size_t)k->nr, Np = round_up(N, nr);
+    plain_b pb = {B, ldb, N, trans};
+    for (size_t pc = 0; pc < K; pc += k->kc) {
+        size_t kc = K - pc < k->kc ? K - pc : k->kc;
+        pack_b_plain(&pb, pc, kc, 0, N, nr, dst + pc * Np);
+    }
+}
+
+/* ---- the split ------------------------------------------------------------- */
+
+typedef struct split {
+    size_t rt, ct;       /* row chunks x column chunks = tasks (<= threads) */
+    size_t rstep, cstep; /* rows per row chunk (multiple of mr), cols per column chunk (of nr) */
+} split;
+
+static split make_split(const em_sgemm_kernel *k, size_t M, size_t N, size_t K, int threads)
+{
+    split s = {1, 1, round_up(M, (size_t)k->mr), round_up(N, (size_t)k->nr)};
+    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t T = threads > 1 ? (size_t)threads : 1;
+    /* Not worth a thread below ~64k multiply-adds per extra thread. */
+    if (T > 1 && M * N * K < (size_t)65536 * 2) T = 1;
+    if (T == 1) return s;
+    size_t mp = (M + mr - 1) / mr, np = (N + nr - 1) / nr;
+    if (np >= 2 * T) {
+        s.ct = T;
+    } else if (mp >= T) {
+        s.rt = T;
+    } else {
+        s.ct = np < T ? np : T;
+        s.rt = T / s.ct;
+        if (s.rt > mp) s.rt = mp;
+    }
+    if (s.ct < 1) s.ct = 1;
+    if (s.rt < 1) s.rt = 1;
+    s.cstep = (np + s.ct - 1) / s.ct * nr;
+    s.rstep = (mp + s.rt - 1) / s.rt * mr;
+    s.ct = (N + s.cstep - 1) / s.cstep;
+    s.rt = (M + s.rstep - 1) / s.rstep;
+    return s;
+}
+
+static size_t task_ws_floats(const em_sgemm_kernel *k, const em_sgemm_args *a)
+{
+    size_t n = 0;
+    if (!a->b_packed) n += round_up(k->kc * k->nc, 16);
+    if (!a->a_packed) n += round_up(k->kc * round_up(k->mc, (size_t)k->mr), 16);
+    return n;
+}
+
+size_t em_sgemm_workspace(const em_sgemm_kernel *k, const em_sgemm_args *a, int threads)
+{
+    split s = make_split(k, a->M, a->N, a->K, threads);
+    return s.rt * s.ct * task_ws_floats(k, a) * sizeof(float) + 64;
+}
+
+/* ---- the driver ------------------------------------------------------------ */
+
+typedef struct job {
+    const em_sgemm_kernel *k;
+    const em_sgemm_args *a;
+    split s;
+    float *ws;
+    size_t ws_task;
+    float lo, hi;
+    bool post_act;          /* activation applied after the tile (not in the microkernel) */
+    plain_b pb;
+} job;
+
+static void run_task(const job *J, size_t t)
+{
+    const em_sgemm_kernel *k = J->k;
+    const em_sgemm_args *a = J->a;
+    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t M = a->M, N = a->N, K = a->K;
+    size_t Mp = round_up(M, mr), Np = round_up(N, nr);
+    size_t ri = t / J->s.ct, ci = t % J->s.ct;
+    size_t m0 = ri * J->s.rstep, m1 = m0 + J->s.rstep < M ? m0 + J->s.rstep : M;
+    size_t n0 = ci * J->s.cstep, n1 = n0 + J->s.cstep < N ? n0 + J->s.cstep : N;
+    if (m0 >= m1 || n0 >= n1) return;
+    float *wsb = J->ws + t * J->ws_task;
+    float *wsa = wsb + (a->b_packed ? 0 : round_up(k->kc * k->nc, 16));
+    em_pack_b_fn packb = a->pack_b ? a->pack_b : pack_b_plain;
+    const void *pctx = a->pack_b ? a->pack_ctx : &J->pb;
+    em_gemm_epi e;
+    for (size_t jc = n0; jc < n1; jc += k->nc) {
+        size_t ncb = n1 - jc < k->nc ? n1 - jc : k->nc;
+        for (size_t pc = 0; pc < K; pc += k->kc) {
+            size_t kcb = K - pc < k->kc ? K - pc : k->kc;
+            const float *bp;
+            if (a->b_packed) bp = a->b_packed + pc * Np + jc * kcb;
+            else {
+                packb(pctx, pc, kcb, jc, ncb, nr, wsb);
+                bp = wsb;
+            }
+            bool first = pc == 0, last = pc + kcb == K;
+            size_t mstep = a->a_packed ? m1 - m0 : k->mc;
+            for (size_t ic = m0; ic < m1; ic += mstep) {
+                size_t mcb = m1 - ic < mstep ? m1 - ic : mstep;
+                const float *ap;
+                if (a->a_packed) ap = a->a_packed + pc * Mp + ic * kcb;
+                else {
+                    pack_a_block(mr, M, a->A, a->lda, a->trans_a, a->alpha, ic, mcb, pc, kcb, wsa);
+                    ap = wsa;
+                }
+                for (size_t jr = 0; jr < ncb; jr += nr) {
+                    size_t nrr = ncb - jr < nr ? ncb - jr : nr;
+                    for (size_t ir = 0; ir < mcb; ir += mr) {
+                        size_t mrr = mcb - ir < mr ? mcb - ir : mr;
+                        size_t row = ic + ir, col = jc + jr;
+                        e.flags = (first ? EM_EPI_FIRST : 0) | (last ? EM_EPI_LAST : 0);
+                        e.row_bias = a->row_bias ? a->row_bias + row : NULL;
+                        e.col_bias = a->col_bias ? a->col_bias + col : NULL;
+                        e.res = a->res ? a->res + row * a->ldr + col : NULL;
+                        e.ldr = a->ldr;
+                        e.lo = J->lo;
+                        e.hi = J->hi;
+                        k->fn(kcb, ap + ir * kcb, bp + jr * kcb, a->C + row * a->ldc + col, a->ldc,
+                              mrr, nrr, &e);
+                    }
+                }
+                if (last && J->post_act)
+                    for (size_t i = ic; i < ic + mcb; i++)
+                        em_act_apply(&a->act, a->C + i * a->ldc + jc, ncb);
+            }
+        }
+    }
+}
+
+static void task_range(void *ctx, size_t b, size_t e)
+{
+    for (size_t t = b; t < e; t++) run_task(ctx, t);
+}
+
+void em_sgemm(const em_sgemm_kernel *k, const em_sgemm_args *a, void *ws, struct em_tpool *pool,
+              int threads)
+{
+    if (a->M == 0 || a->N == 0) return;
+    job J = {k, a, make_split(k, a->M, a->N, a->K, threads), NULL, task_ws_floats(k, a),
+             -INFINITY, INFINITY, false, {a->B, a->ldb, a->N, a->trans_b}};
+    J.ws = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    switch (a->act.kind) {
+    case EM_ACT_NONE: break;
+    case EM_ACT_RELU: J.lo = 0.f; break;
+    case EM_ACT_CLIP: J.lo = a->act.alpha; J.hi = a->act.beta; break;
+    default: J.post_act = true; break;
+    }
+    if (a->K == 0) {
+        /* C = epilogue(0): one pass over C. */
+        for (size_t i = 0; i < a->M; i++) {
+            float *cr = a->C + i * a->ldc;
+            for (size_t j = 0; j < a->N; j++) {
+                float v = (a->row_bias ? a->row_bias[i] : 0.f) + (a->col_bias ? a->col_bias[j] : 0.f);
+                if (a->res) v += a->res[i * a->ldr + j];
+                v = v < J.lo ? J.lo : v > J.hi ? J.hi : v;
+                cr[j] = v;
+            }
+            if (J.post_act) em_act_apply(&a->act, cr, a->N);
+        }
+        return;
+    }
+    size_t tasks = J.s.rt * J.s.ct;
+    if (tasks <= 1) run_task(&J, 0);
+    else em_parallel_for(pool, threads, tasks, 1, task_range, &J);
+}
