@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -12,8 +13,10 @@ static const char *k_help =
     "usage: edgeml bench MODEL [--input NAME=FILE.npy ...] [--dim SYMBOL=V ...]\n"
     "                    [--runs N] [--warmup N] [--threads T] [--json]\n"
     "\n"
-    "Loads MODEL, then times edgeml_session_run: prints the load time, the\n"
-    "median, min and p90 (nearest rank) run latency and the peak RSS.\n"
+    "Loads MODEL, then times edgeml_session_run: prints the load and session\n"
+    "creation times, the median, min and p90 (nearest rank) run latency, the\n"
+    "peak RSS of the process (VmHWM), the session's planned arena bytes and the\n"
+    "threads its kernels use.\n"
     "Inputs not given with --input get random data from a fixed seed: floats in\n"
     "[-1, 1), integers in [0, 8), bools 0/1, strings \"x\"; symbolic dims come\n"
     "from --dim SYMBOL=V, else 1. (.npy conventions: see 'edgeml infer --help'.)\n"
@@ -24,8 +27,10 @@ static const char *k_help =
     "  --runs N               timed runs (default 10)\n"
     "  --warmup N             untimed runs first (default 2)\n"
     "  --threads T            threads for the session (0: default)\n"
-    "  --json                 print one JSON object with load_ms, median_ms,\n"
-    "                         min_ms, p90_ms, peak_rss_kb and more\n"
+    "  --json                 print one JSON object: load_ms, session_ms,\n"
+    "                         first_run_ms, median_ms, min_ms, p90_ms, max_ms,\n"
+    "                         mean_ms, runs, warmup, threads, threads_requested,\n"
+    "                         peak_rss_kb, rss_loaded_kb, arena_bytes\n"
     "  -h, --help             this help\n";
 
 typedef struct dim_def {
@@ -39,6 +44,26 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A "Vm...:  N kB" line of /proc/self/status (VmHWM: peak resident set; VmRSS: now), in kB;
+ * -1 where /proc is not there. */
+static long proc_status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t kl = strlen(key);
+    long v = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtol(line + kl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
 }
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -325,6 +350,7 @@ int cli_cmd_bench(int argc, char **argv)
     if (cli_load_model(path, &m) != 0)
         goto done;
     double load_ms = now_ms() - t0;
+    long rss_loaded_kb = proc_status_kb("VmRSS");
 
     if (cli_inputs_load(&given, m) != 0)
         goto done;
@@ -373,20 +399,29 @@ int cli_cmd_bench(int argc, char **argv)
     if (p90i < 1)
         p90i = 1;
     double p90 = lat[p90i - 1];
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    getrusage(RUSAGE_SELF, &ru);
-    long peak_kb = ru.ru_maxrss;
+    long peak_kb = proc_status_kb("VmHWM");
+    if (peak_kb < 0) {
+        struct rusage ru;
+        memset(&ru, 0, sizeof ru);
+        getrusage(RUSAGE_SELF, &ru);
+        peak_kb = ru.ru_maxrss;
+    }
+    size_t arena = edgeml_session_arena_bytes(s);
+    int used_threads = edgeml_session_threads(s);
 
     if (json) {
         printf("{\"model\": ");
         cli_json_str(stdout, path);
         printf(", \"load_ms\": %.6f, \"session_ms\": %.6f, \"first_run_ms\": %.6f, "
                "\"median_ms\": %.6f, \"min_ms\": %.6f, \"p90_ms\": %.6f, \"max_ms\": %.6f, "
-               "\"mean_ms\": %.6f, \"runs\": %lld, \"warmup\": %lld, \"threads\": %lld, "
-               "\"peak_rss_kb\": %ld}\n",
+               "\"mean_ms\": %.6f, \"runs\": %lld, \"warmup\": %lld, \"threads\": %d, "
+               "\"threads_requested\": %lld, \"peak_rss_kb\": %ld, \"rss_loaded_kb\": %ld, "
+               "\"arena_bytes\": %zu, \"version\": ",
                load_ms, session_ms, first_ms, median, lat[0], p90, lat[n - 1], sum / (double)n,
-               (long long)runs, (long long)warmup, (long long)threads, peak_kb);
+               (long long)runs, (long long)warmup, used_threads, (long long)threads, peak_kb,
+               rss_loaded_kb, arena);
+        cli_json_str(stdout, edgeml_version());
+        printf("}\n");
     } else {
         printf("model:       %s\n", path);
         printf("load:        %.4f ms\n", load_ms);
@@ -398,7 +433,9 @@ int cli_cmd_bench(int argc, char **argv)
         printf("p90:         %.4f ms\n", p90);
         printf("max:         %.4f ms\n", lat[n - 1]);
         printf("mean:        %.4f ms\n", sum / (double)n);
-        printf("peak RSS:    %ld kB\n", peak_kb);
+        printf("peak RSS:    %ld kB (after load: %ld kB)\n", peak_kb, rss_loaded_kb);
+        printf("arena:       %zu bytes\n", arena);
+        printf("threads:     %d (requested %lld)\n", used_threads, (long long)threads);
     }
     fflush(stdout);
     rc = ferror(stdout) ? cli_error(cmd, "cannot write to stdout") : CLI_EXIT_OK;
