@@ -113,8 +113,14 @@ typedef struct edgeml_model_info {
 } edgeml_model_info;
 
 typedef struct edgeml_load_options {
-    int reserved; /* zero-initialise; room for later options */
+    int flags; /* EDGEML_LOAD_*; zero-initialise (0: the defaults) */
 } edgeml_load_options;
+
+/* Load flags. Graph optimisation (folding BatchNormalization into convolutions,
+ * fusing activations and residual adds into their producer, recognising
+ * LayerNorm/GELU/SiLU written as primitives, dropping no-ops) is on by default;
+ * this flag, or EDGEML_OPT=0 in the environment, turns it off. */
+#define EDGEML_LOAD_NO_OPT 1
 
 typedef struct edgeml_session_options {
     int threads; /* 0: default (one per core); kernels may ignore it */
@@ -146,6 +152,22 @@ EDGEML_API size_t edgeml_model_num_outputs(const edgeml_model *m);
 EDGEML_API edgeml_status edgeml_model_input(const edgeml_model *m, size_t i, edgeml_value_info *info);
 EDGEML_API edgeml_status edgeml_model_output(const edgeml_model *m, size_t i, edgeml_value_info *info);
 EDGEML_API void edgeml_model_get_info(const edgeml_model *m, edgeml_model_info *info);
+
+/* The main graph as it runs (after optimisation, without folded nodes), for
+ * `edgeml inspect --optimized`. edgeml_model_get_info describes the model as
+ * loaded. Pointers live as long as the model. */
+typedef struct edgeml_node_info {
+    const char *name;        /* "" when the model gives none */
+    const char *domain;      /* "" for ai.onnx; "edgeml" for the runtime's own fused ops */
+    const char *op_type;
+    size_t n_inputs, n_outputs;
+    const char *const *inputs;  /* value names; "" for an absent optional input */
+    const char *const *outputs;
+    int fused_add_input;     /* index in inputs of a fused residual Add, or -1 */
+    const char *fused_act;   /* the fused activation ("Relu", "Gelu", ...), or NULL */
+} edgeml_node_info;
+EDGEML_API size_t edgeml_model_num_nodes(const edgeml_model *m);
+EDGEML_API edgeml_status edgeml_model_node(const edgeml_model *m, size_t i, edgeml_node_info *info);
 
 /* A session of a model. opts may be NULL. Thread-safe with respect to other
  * sessions of the same model. */

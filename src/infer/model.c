@@ -2,6 +2,7 @@
  * a kernel for every node, sort, fold constants. */
 #include "exec.h"
 #include "ops/ops.h"
+#include "opt/opt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -526,6 +527,12 @@ out:
     return st;
 }
 
+edgeml_status em_model_fold_constants(struct edgeml_model *m, em_graph *g, edgeml_error *err)
+{
+    loader L = { m, err };
+    return fold_constants(&L, g);
+}
+
 /* ---- public info ---------------------------------------------------------- */
 
 static void fill_info(const em_vinfo *vi, edgeml_value_info *o)
@@ -583,7 +590,7 @@ static int cmp_count(const void *a, const void *b)
 /* ---- loading ------------------------------------------------------------- */
 
 static edgeml_status load_buffer(struct edgeml_model *m, const uint8_t *buf, size_t len, const char *dir,
-                                 edgeml_error *err)
+                                 const edgeml_load_options *opts, edgeml_error *err)
 {
     em_pb_ctx pc = { .arena = &m->arena, .err = err, .base_dir = dir };
     edgeml_status st = em_pb_parse_model(&pc, buf, len, &m->pb);
@@ -613,6 +620,7 @@ static edgeml_status load_buffer(struct edgeml_model *m, const uint8_t *buf, siz
     if ((st = resolve_graph(&L, m->graph, NULL))) return st;
     if ((st = prepare_graph(&L, m->graph))) return st;
     if ((st = fold_constants(&L, m->graph))) return st;
+    if (em_opt_enabled(opts) && (st = em_opt_model(m, err))) return st;
 
     /* Public inputs: required ones first, then those with defaults. */
     em_graph *g = m->graph;
@@ -678,7 +686,7 @@ EDGEML_API void edgeml_model_free(edgeml_model *m)
 }
 
 static edgeml_status load_common(const uint8_t *buf, size_t len, void *map, const char *dir,
-                                 edgeml_model **out, edgeml_error *err)
+                                 const edgeml_load_options *opts, edgeml_model **out, edgeml_error *err)
 {
     struct edgeml_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -687,7 +695,7 @@ static edgeml_status load_common(const uint8_t *buf, size_t len, void *map, cons
     }
     m->map = map;
     m->map_len = len;
-    edgeml_status st = load_buffer(m, buf, len, dir, err);
+    edgeml_status st = load_buffer(m, buf, len, dir, opts, err);
     if (st) {
         if (err && !err->msg[0]) em_set_error(err, st, "%s", edgeml_status_str(st));
         edgeml_model_free(m);
@@ -700,11 +708,10 @@ static edgeml_status load_common(const uint8_t *buf, size_t len, void *map, cons
 EDGEML_API edgeml_status edgeml_model_load_memory(const void *buf, size_t len,
     const edgeml_load_options *opts, edgeml_model **out, edgeml_error *err)
 {
-    (void)opts;
     if (err) { err->code = EDGEML_OK; err->msg[0] = 0; }
     if (!out || (!buf && len)) return em_set_error(err, EDGEML_E_INVALID, "invalid arguments");
     *out = NULL;
-    return load_common(buf, len, NULL, NULL, out, err);
+    return load_common(buf, len, NULL, NULL, opts, out, err);
 }
 
 /* A deployed package is a directory: exactly one *.onnx in it. */
@@ -735,7 +742,6 @@ static edgeml_status find_model_in_dir(const char *dir, char *path, size_t n, ed
 EDGEML_API edgeml_status edgeml_model_load(const char *path, const edgeml_load_options *opts,
     edgeml_model **out, edgeml_error *err)
 {
-    (void)opts;
     if (err) { err->code = EDGEML_OK; err->msg[0] = 0; }
     if (!path || !out) return em_set_error(err, EDGEML_E_INVALID, "invalid arguments");
     *out = NULL;
@@ -770,7 +776,7 @@ EDGEML_API edgeml_status edgeml_model_load(const char *path, const edgeml_load_o
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    edgeml_status s = load_common(map, len, map, dir, out, err);
+    edgeml_status s = load_common(map, len, map, dir, opts, out, err);
     if (s && err) {
         char tmp[EDGEML_ERROR_MAX];
         snprintf(tmp, sizeof tmp, "%s: %s", file, err->msg);
