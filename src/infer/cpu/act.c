@@ -1,5 +1,4 @@
-/* Fused activations: the portable reference (em_act_apply_ref) and the
- * dispatching entry point. */
+/* Fused activations: the portable libm reference (em_act_apply_ref). */
 #include "../internal.h"
 #include "cpu.h"
 
@@ -48,7 +47,4 @@ void em_act_apply_ref(const em_act *a, float *y, size_t n)
     }
 }
 
-void em_act_apply(const em_act *a, float *y, size_t n)
-{
-    em_act_apply_ref(a, y, n);
-}
+/* em_act_apply, the dispatching entry point, is in cpu/vmath.c. */
