@@ -107,7 +107,14 @@ edgeml_status nn_conv_f64(em_kctx *c, const nn_geom *g, int64_t N, int64_t C, in
 #define NN_OP(name) edgeml_status nn_##name##_run(em_kctx *c)
 #define NN_PREP(name) edgeml_status nn_##name##_prepare(em_node *n, edgeml_error *err)
 
-NN_PREP(conv); NN_OP(conv); NN_OP(conv_integer); NN_OP(qlinear_conv);
+NN_PREP(conv); NN_OP(conv); NN_PREP(qconv); NN_OP(conv_integer); NN_OP(qlinear_conv);
+edgeml_status nn_conv_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_conv_free(void *state);
+edgeml_status nn_conv_ref_run(em_kctx *c);
+/* Conv's checks: X/W shapes against the attributes; geometry and output dims.
+ * c->node->state starts with an nn_geom_attrs. */
+edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
+                            int64_t *odims, int64_t *pgroup);
 NN_PREP(convt); NN_OP(convt);
 NN_PREP(pool); NN_OP(avgpool); NN_OP(maxpool); NN_OP(lppool);
 NN_OP(gavgpool); NN_OP(gmaxpool); NN_OP(glppool); NN_OP(maxunpool); NN_OP(maxroipool);

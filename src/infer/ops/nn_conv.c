@@ -105,7 +105,9 @@ NN_DEF_CONV(double, nn_conv_f64, im2col_f64,
 
 /* ---- ops ------------------------------------------------------------------ */
 
-NN_PREP(conv)
+/* ConvInteger / QLinearConv: attributes only. Conv's prepare (with weight
+ * packing) is in nn_conv_fast.c. */
+NN_PREP(qconv)
 {
     nn_geom_attrs *a = malloc(sizeof *a);
     if (!a) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory");
@@ -116,7 +118,7 @@ NN_PREP(conv)
 }
 
 /* Validates X/W shapes and resolves geometry + output dims. */
-static edgeml_status conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
+edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
                                 int64_t *odims, int64_t *pgroup)
 {
     const nn_geom_attrs *a = c->node->state;
@@ -152,7 +154,7 @@ static edgeml_status conv_body(em_kctx *c)
              em_dtype_name(W->dtype), em_dtype_name(X->dtype));
     nn_geom g;
     int64_t odims[EM_MAX_RANK], group;
-    edgeml_status st = conv_setup(c, X, W, &g, odims, &group);
+    edgeml_status st = nn_conv_setup(c, X, W, &g, odims, &group);
     if (st) return st;
     int64_t M = W->dims[0];
     if (B) {
@@ -174,7 +176,8 @@ static edgeml_status conv_body(em_kctx *c)
     return EDGEML_OK;
 }
 
-NN_OP(conv) { return em_run_fused(c, conv_body); }
+/* The reference Conv (any dtype), with the fused epilogue. */
+edgeml_status nn_conv_ref_run(em_kctx *c) { return em_run_fused(c, conv_body); }
 
 /* Zero point value for channel m of a scalar or per-channel zero point tensor. */
 static edgeml_status check_qparam(em_kctx *c, const em_tensor *t, const char *what, int64_t per,
@@ -205,7 +208,7 @@ static edgeml_status qconv_setup(em_kctx *c, const em_tensor *X, const em_tensor
              em_dtype_name(X->dtype));
     EM_CHECK(c, W->dtype == EDGEML_INT8 || W->dtype == EDGEML_UINT8, "w must be int8 or uint8, got %s",
              em_dtype_name(W->dtype));
-    edgeml_status st = conv_setup(c, X, W, g, odims, group);
+    edgeml_status st = nn_conv_setup(c, X, W, g, odims, group);
     if (st) return st;
     int64_t M = W->dims[0];
     if (xzp) EM_CHECK(c, xzp->dtype == X->dtype, "x zero point dtype differs from x");

@@ -1,0 +1,56 @@
+/* Depthwise kernel selection and the padded plane (see dwconv.h). */
+#include "dwconv.h"
+
+#include <string.h>
+
+void em_dw_geom_init(em_dw_geom *g)
+{
+    int64_t blocks = (g->OW + EM_DW_BLOCK - 1) / EM_DW_BLOCK;
+    /* the last block reads up to (blocks*B - 1)*sw + (kw-1)*dw past column 0 of the padded row */
+    int64_t need_w = (blocks * EM_DW_BLOCK - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    int64_t need_h = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    int64_t w = g->W + g->pw, h = g->H + g->ph;
+    g->WP = need_w > w ? need_w : w;
+    g->HP = need_h > h ? need_h : h;
+    if (g->OH <= 0) g->HP = h;
+}
+
+void em_dw_pad(const em_dw_geom *g, const float *x, float *xp)
+{
+    size_t WP = (size_t)g->WP;
+    for (int64_t r = 0; r < g->HP; r++) {
+        float *d = xp + (size_t)r * WP;
+        int64_t ih = r - g->ph;
+        if (ih < 0 || ih >= g->H) {
+            memset(d, 0, WP * sizeof(float));
+            continue;
+        }
+        memset(d, 0, (size_t)g->pw * sizeof(float));
+        memcpy(d + g->pw, x + ih * g->W, (size_t)g->W * sizeof(float));
+        memset(d + g->pw + g->W, 0, (WP - (size_t)(g->pw + g->W)) * sizeof(float));
+    }
+}
+
+em_dwconv_fn em_dwconv_for(em_cpu_level l)
+{
+    switch (l) {
+#ifdef EDGEML_HAVE_X86_KERNELS
+    case EM_CPU_AVX512VNNI:
+    case EM_CPU_AVX512: return em_dwconv_plane__avx512;
+    case EM_CPU_AVX2: return em_dwconv_plane__avx2;
+#endif
+#ifdef EDGEML_HAVE_NEON_KERNELS
+    case EM_CPU_NEON:
+    case EM_CPU_NEONDOT: return em_dwconv_plane__neon;
+#endif
+    case EM_CPU_REFERENCE:
+    case EM_CPU_SSE2: return em_dwconv_plane__scalar;
+    default: return NULL;
+    }
+}
+
+em_dwconv_fn em_dwconv_get(void)
+{
+    em_dwconv_fn f = em_dwconv_for(em_cpu_level_get());
+    return f ? f : em_dwconv_plane__scalar;
+}

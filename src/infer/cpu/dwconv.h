@@ -1,0 +1,41 @@
+/* Depthwise 2-D convolution, NCHW, one channel plane at a time (the caller
+ * splits planes over threads). The kernel reads a zero-padded copy of the
+ * input plane (em_dw_pad), so its inner loops have no bounds checks: blocks
+ * of 16 outputs are accumulated in registers over the kh x kw taps. One
+ * source (dwconv_impl.h) is compiled per ISA (cpu/x86/avx512/dwconv__avx512.c,
+ * cpu/x86/avx2/dwconv__avx2.c, cpu/arm/neon/dwconv__neon.c,
+ * cpu/scalar/dwconv__scalar.c); the fixed-size blocks vectorise. */
+#ifndef EDGEML_INFER_CPU_DWCONV_H
+#define EDGEML_INFER_CPU_DWCONV_H
+
+#include "cpu.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EM_DW_BLOCK 16
+
+typedef struct em_dw_geom {
+    int64_t H, W, OH, OW;       /* input and output plane */
+    int64_t kh, kw, sh, sw, dh, dw, ph, pw;
+    int64_t HP, WP;             /* padded plane (em_dw_geom_init) */
+} em_dw_geom;
+
+/* Fills HP/WP: room for the padding and for whole blocks of EM_DW_BLOCK outputs. */
+void em_dw_geom_init(em_dw_geom *g);
+/* Copies plane x (H x W) into xp (HP x WP) with zeros around. */
+void em_dw_pad(const em_dw_geom *g, const float *x, float *xp);
+
+/* y[OH x OW] = bias + conv(xp, w[kh x kw]) (+ res, when not NULL); xp from em_dw_pad. */
+typedef void (*em_dwconv_fn)(const em_dw_geom *g, const float *xp, const float *w, float bias,
+                             const float *res, float *y);
+
+em_dwconv_fn em_dwconv_get(void);
+em_dwconv_fn em_dwconv_for(em_cpu_level l);   /* NULL when not built */
+
+void em_dwconv_plane__scalar(const em_dw_geom *, const float *, const float *, float, const float *, float *);
+void em_dwconv_plane__avx2(const em_dw_geom *, const float *, const float *, float, const float *, float *);
+void em_dwconv_plane__avx512(const em_dw_geom *, const float *, const float *, float, const float *, float *);
+void em_dwconv_plane__neon(const em_dw_geom *, const float *, const float *, float, const float *, float *);
+
+#endif

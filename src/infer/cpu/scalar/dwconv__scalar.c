@@ -1,0 +1,3 @@
+/* Depthwise plane kernel, scalar build of dwconv_impl.h. */
+#define EM_DW_NAME em_dwconv_plane__scalar
+#include "../dwconv_impl.h"

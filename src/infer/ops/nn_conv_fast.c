@@ -1,0 +1,281 @@
+/* Conv, float32 fast paths: weights packed once at prepare for the GEMM
+ * microkernel the CPU gets (cpu/gemm.h), an implicit im2col that packs the
+ * GEMM's B panels straight from the input (no column buffer), a direct
+ * depthwise kernel (cpu/dwconv.h), and the fused epilogue (bias, residual,
+ * activation) applied per tile. Shapes are checked and the work is laid out
+ * once per input shapes (reshape); run only computes. Other dtypes, 3-D and
+ * higher convolutions, and EDGEML_CPU=reference use the reference kernel
+ * (nn_conv.c). */
+#include "nn.h"
+#include "../cpu/dwconv.h"
+#include "../cpu/gemm.h"
+#include "../pool.h"
+
+enum { CONV_REF = 0, CONV_GEMM, CONV_DW };
+
+typedef struct conv_state {
+    nn_geom_attrs a;               /* first: nn_conv_setup reads it */
+    int kind;                      /* what prepare could set up (CONV_REF: reference only) */
+    const em_sgemm_kernel *k;      /* CONV_GEMM */
+    float *packed;                 /* CONV_GEMM: per group, em_sgemm_packed_a_size floats */
+    size_t packed_stride;
+    em_dwconv_fn dw;               /* CONV_DW */
+    const float *wdw;              /* CONV_DW: [M][kh*kw], the model's constant */
+} conv_state;
+
+typedef struct conv_rs {
+    int path;                      /* CONV_REF, CONV_GEMM or CONV_DW */
+    nn_geom g;
+    int64_t odims[EM_MAX_RANK];
+    int rank;
+    int64_t N, C, M, group, Cg, Mg;
+    size_t K, P;
+    bool direct_b;                 /* 1x1, stride 1, no padding: B is the input itself */
+    bool direct_epi;               /* residual (if any) has the output's shape */
+    size_t ws_gemm;
+    em_dw_geom dg;
+    size_t dw_tasks, dw_slot;      /* CONV_DW: tasks (<= threads), bytes of padded plane each */
+} conv_rs;
+
+void nn_conv_free(void *state)
+{
+    conv_state *s = state;
+    if (!s) return;
+    free(s->packed);
+    free(s);
+}
+
+NN_PREP(conv)
+{
+    conv_state *s = calloc(1, sizeof *s);
+    if (!s) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory");
+    edgeml_status st = nn_geom_parse(n, &s->a, err);
+    if (st) { free(s); return st; }
+    n->state = s;
+    const em_tensor *W = em_node_const_input(n, 1);
+    if (em_cpu_level_get() == EM_CPU_REFERENCE || !W || W->dtype != EDGEML_FLOAT ||
+        (W->rank != 3 && W->rank != 4))
+        return EDGEML_OK; /* decided at run time (reshape): reference, or GEMM with A packed per run */
+    int64_t M = W->dims[0], Cg = W->dims[1], group = s->a.group;
+    int64_t kh = W->rank == 4 ? W->dims[2] : 1, kw = W->dims[W->rank - 1];
+    if (M <= 0 || Cg <= 0 || group <= 0 || M % group) return EDGEML_OK; /* the reference reports it */
+    if (group == M && Cg == 1 && group > 1 && W->rank == 4) {
+        s->kind = CONV_DW;
+        s->dw = em_dwconv_get();
+        s->wdw = W->data;
+        return EDGEML_OK;
+    }
+    const em_sgemm_kernel *k = em_sgemm_kernel_get();
+    size_t Mg = (size_t)(M / group), K = (size_t)(Cg * kh * kw);
+    size_t per = em_sgemm_packed_a_size(k, Mg, K), total;
+    if (__builtin_mul_overflow(per, (size_t)group, &total) || total > ((size_t)1 << 34))
+        return EDGEML_OK;
+    s->packed = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64 + 64);
+    if (!s->packed) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
+    const float *w = W->data;
+    for (int64_t gi = 0; gi < group; gi++)
+        em_sgemm_pack_a(k, Mg, K, w + (size_t)gi * Mg * K, K, false, 1.f, s->packed + (size_t)gi * per);
+    s->k = k;
+    s->packed_stride = per;
+    s->kind = CONV_GEMM;
+    return EDGEML_OK;
+}
+
+/* ---- implicit im2col ----------------------------------------------------------- */
+
+typedef struct im2col_ctx {
+    const float *x;                /* [Cg][H][W] of this image and group */
+    int64_t H, W, OW, kh, kw, sh, sw, dh, dw, ph, pw;
+} im2col_ctx;
+
+/* B[k][p]: k = (c, ki, kj), p = (oh, ow); panels of nr columns. */
+static void pack_im2col(const void *vctx, size_t k0, size_t kc, size_t j0, size_t nc, size_t nr,
+                        float *dst)
+{
+    const im2col_ctx *q = vctx;
+    size_t kk = (size_t)(q->kh * q->kw);
+    for (size_t p = 0; p < kc; p++) {
+        size_t k = k0 + p, ch = k / kk, r = k % kk;
+        int64_t ki = (int64_t)r / q->kw, kj = (int64_t)r % q->kw;
+        const float *xc = q->x + ch * (size_t)(q->H * q->W);
+        int64_t hoff = ki * q->dh - q->ph, woff = kj * q->dw - q->pw;
+        for (size_t jp = 0; jp < nc; jp += nr) {
+            float *d = dst + (jp / nr) * kc * nr + p * nr;
+            size_t cols = nc - jp < nr ? nc - jp : nr;
+            size_t pos = j0 + jp;
+            int64_t oh = (int64_t)(pos / (size_t)q->OW), ow = (int64_t)(pos % (size_t)q->OW);
+            size_t j = 0;
+            while (j < cols) {
+                /* one run within output row oh */
+                size_t run = (size_t)(q->OW - ow);
+                if (run > cols - j) run = cols - j;
+                int64_t ih = oh * q->sh + hoff;
+                if (ih < 0 || ih >= q->H) {
+                    memset(d + j, 0, run * sizeof(float));
+                } else {
+                    const float *xr = xc + ih * q->W;
+                    int64_t sw = q->sw;
+                    /* valid ow: 0 <= ow*sw + woff < W */
+                    int64_t lo = woff < 0 ? (-woff + sw - 1) / sw : 0;
+                    int64_t hi = q->W - woff <= 0 ? 0 : (q->W - woff - 1) / sw + 1;
+                    /* [ow, ow+run) split into zeros | input | zeros */
+                    int64_t end = ow + (int64_t)run;
+                    int64_t a0 = lo > ow ? lo : ow, a1 = hi < end ? hi : end;
+                    if (a0 > end) a0 = end;
+                    if (a1 < a0) a1 = a0;
+                    size_t z0 = (size_t)(a0 - ow), z1 = (size_t)(a1 - ow);
+                    float *dd = d + j;
+                    for (size_t t = 0; t < z0; t++) dd[t] = 0.f;
+                    if (sw == 1) memcpy(dd + z0, xr + a0 + woff, (z1 - z0) * sizeof(float));
+                    else {
+                        const float *xs = xr + a0 * sw + woff;
+                        for (size_t t = z0; t < z1; t++, xs += sw) dd[t] = *xs;
+                    }
+                    for (size_t t = z1; t < run; t++) dd[t] = 0.f;
+                }
+                j += run;
+                ow = 0;
+                oh++;
+            }
+            for (; j < nr; j++) d[j] = 0.f;
+        }
+    }
+}
+
+/* ---- reshape ----------------------------------------------------------------- */
+
+edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
+{
+    const conv_state *s = c->node->state;
+    const em_tensor *X = em_in(c, 0), *W = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    *ws = 0;
+    if (!X || !W || X->dtype != EDGEML_FLOAT || W->dtype != EDGEML_FLOAT ||
+        em_cpu_level_get() == EM_CPU_REFERENCE || (X->rank != 3 && X->rank != 4))
+        return EDGEML_OK; /* reference (it reports what is wrong) */
+    if (B && (B->dtype != EDGEML_FLOAT || B->rank != 1 || B->dims[0] != W->dims[0])) return EDGEML_OK;
+    conv_rs *r = calloc(1, sizeof *r);
+    if (!r) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    edgeml_status st = nn_conv_setup(c, X, W, &r->g, r->odims, &r->group);
+    if (st) { free(r); return st; }
+    r->rank = X->rank;
+    r->N = X->dims[0];
+    r->C = X->dims[1];
+    r->M = W->dims[0];
+    r->Cg = r->C / r->group;
+    r->Mg = r->M / r->group;
+    r->K = (size_t)r->Cg * r->g.k_sz;
+    r->P = r->g.out_sz;
+    r->direct_epi = em_epilogue_direct(c, r->rank, r->odims);
+    const nn_geom *g = &r->g;
+    bool two = g->ns == 2;
+    int64_t kh = two ? g->k[0] : 1, kw = g->k[g->ns - 1];
+    if (s->kind == CONV_DW && two && r->Cg == 1 && r->Mg == 1) {
+        r->path = CONV_DW;
+        r->dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], kh, kw,
+                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0};
+        em_dw_geom_init(&r->dg);
+        size_t planes = (size_t)(r->N * r->M);
+        r->dw_tasks = (size_t)c->threads < planes ? (size_t)c->threads : planes;
+        if (r->dw_tasks < 1) r->dw_tasks = 1;
+        r->dw_slot = ((size_t)(r->dg.HP * r->dg.WP) * sizeof(float) + 63) / 64 * 64;
+        *ws = r->dw_tasks * r->dw_slot;
+        *out = r;
+        return EDGEML_OK;
+    }
+    r->path = CONV_GEMM;
+    r->direct_b = true;
+    for (int i = 0; i < g->ns; i++)
+        if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] || g->pe[i]) r->direct_b = false;
+    const em_sgemm_kernel *k = s->kind == CONV_GEMM ? s->k : em_sgemm_kernel_get();
+    em_sgemm_args a = {.M = (size_t)r->Mg, .N = r->P, .K = r->K,
+                       .a_packed = s->kind == CONV_GEMM ? s->packed : NULL,
+                       .pack_b = r->direct_b ? NULL : pack_im2col};
+    r->ws_gemm = em_sgemm_workspace(k, &a, c->threads);
+    *ws = r->ws_gemm;
+    *out = r;
+    return EDGEML_OK;
+}
+
+/* ---- run --------------------------------------------------------------------- */
+
+typedef struct dw_job {
+    const conv_rs *r;
+    em_dwconv_fn fn;
+    const float *x, *w, *b, *res;
+    float *y;
+    const em_act *act;
+    uint8_t *ws;
+} dw_job;
+
+/* Task t: a contiguous range of planes, with its own padded-plane buffer. */
+static void dw_tasks(void *ctx, size_t tb, size_t te)
+{
+    const dw_job *J = ctx;
+    const conv_rs *r = J->r;
+    size_t in_sz = r->g.in_sz, out_sz = r->P, kk = r->g.k_sz;
+    size_t planes = (size_t)(r->N * r->M), T = r->dw_tasks;
+    for (size_t t = tb; t < te; t++) {
+        float *xp = (float *)(J->ws + t * r->dw_slot);
+        size_t b = planes / T * t + (t < planes % T ? t : planes % T);
+        size_t e = b + planes / T + (t < planes % T ? 1 : 0);
+        for (size_t i = b; i < e; i++) {
+            size_t ch = i % (size_t)r->M;
+            float *y = J->y + i * out_sz;
+            em_dw_pad(&r->dg, J->x + i * in_sz, xp);
+            J->fn(&r->dg, xp, J->w + ch * kk, J->b ? J->b[ch] : 0.f,
+                  J->res ? J->res + i * out_sz : NULL, y);
+            if (J->act) em_act_apply(J->act, y, out_sz);
+        }
+    }
+}
+
+NN_OP(conv)
+{
+    const conv_rs *r = c->rs;
+    if (!r || r->path == CONV_REF) return nn_conv_ref_run(c);
+    const conv_state *s = c->node->state;
+    const em_tensor *X = em_in(c, 0), *W = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    const em_node *n = c->node;
+    em_tensor *Y = em_out_fused(c, EDGEML_FLOAT, r->rank, r->odims);
+    if (!Y) return c->err && c->err->code ? c->err->code : EDGEML_E_NOMEM;
+    if (em_numel(Y) == 0) return em_epilogue(c, Y);
+    bool fuse = r->direct_epi;
+    const em_tensor *R = fuse && n->add_in > 0 ? em_in(c, n->add_in) : NULL;
+    const em_act *act = fuse && n->act.kind != EM_ACT_NONE ? &n->act : NULL;
+    const float *x = X->data, *b = B ? B->data : NULL, *res = R ? R->data : NULL;
+    float *y = Y->data;
+    if (r->path == CONV_DW) {
+        dw_job J = {r, s->dw, x, s->wdw ? s->wdw : W->data, b, res, y, act, c->ws};
+        if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
+        else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
+    } else {
+        const em_sgemm_kernel *k = s->kind == CONV_GEMM ? s->k : em_sgemm_kernel_get();
+        for (int64_t ni = 0; ni < r->N; ni++)
+            for (int64_t gi = 0; gi < r->group; gi++) {
+                size_t xoff = ((size_t)ni * (size_t)r->C + (size_t)(gi * r->Cg)) * r->g.in_sz;
+                size_t yoff = ((size_t)ni * (size_t)r->M + (size_t)(gi * r->Mg)) * r->P;
+                im2col_ctx q = {x + xoff, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+                const nn_geom *g = &r->g;
+                if (g->ns == 2)
+                    q = (im2col_ctx){x + xoff, g->in[0], g->in[1], g->out[1], g->k[0], g->k[1],
+                                     g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1]};
+                else
+                    q = (im2col_ctx){x + xoff, 1, g->in[0], g->out[0], 1, g->k[0],
+                                     1, g->s[0], 1, g->d[0], 0, g->pb[0]};
+                em_sgemm_args a = {
+                    .M = (size_t)r->Mg, .N = r->P, .K = r->K,
+                    .a_packed = s->kind == CONV_GEMM ? s->packed + (size_t)gi * s->packed_stride : NULL,
+                    .A = (const float *)W->data + (size_t)(gi * r->Mg) * r->K, .lda = r->K, .alpha = 1.f,
+                    .pack_b = r->direct_b ? NULL : pack_im2col, .pack_ctx = &q,
+                    .B = x + xoff, .ldb = r->P,
+                    .C = y + yoff, .ldc = r->P,
+                    .row_bias = b ? b + gi * r->Mg : NULL,
+                    .res = res ? res + yoff : NULL, .ldr = r->P,
+                    .act = act ? *act : (em_act){EM_ACT_NONE, 0, 0},
+                };
+                em_sgemm(k, &a, c->ws, c->pool, c->threads);
+            }
+    }
+    if (!fuse) return em_epilogue(c, Y);
+    return EDGEML_OK;
+}

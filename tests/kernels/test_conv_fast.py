@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Fast convolution paths vs the reference kernel, through `edgeml infer`.
+
+Usage: test_conv_fast.py EDGEML_BIN
+
+Builds small Conv models with onnx.helper on random shapes (1-D and 2-D, odd sizes,
+strides, padding incl. asymmetric and auto_pad, dilations, groups incl. depthwise,
+with and without bias, weights as initializers and as a graph input, batch > 1) and
+runs each with the CPU's fast paths (default), with EDGEML_CPU=avx2 when the CPU has
+more, and with EDGEML_CPU=reference (the portable im2col + GEMM reference), at 1 and
+2 threads. Outputs must agree within float tolerance; the fast paths must not depend
+on the thread count (bit-identical). Prints 'N passed, N failed'.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:
+    print("test_conv_fast: python3-onnx is not installed: skipped")
+    sys.exit(77)
+
+BIN = sys.argv[1]
+rng = np.random.default_rng(20261204)
+passed = failed = 0
+
+
+def run(model, inputs, cpu, threads, tmp, tag):
+    out = os.path.join(tmp, tag)
+    cmd = [BIN, "infer", model, "--output-dir", out, "--threads", str(threads)]
+    for k, f in inputs.items():
+        cmd += ["--input", "%s=%s" % (k, f)]
+    env = dict(os.environ)
+    if cpu:
+        env["EDGEML_CPU"] = cpu
+    else:
+        env.pop("EDGEML_CPU", None)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode:
+        return None, r.stderr.strip()
+    return np.load(os.path.join(out, "y.npy")), ""
+
+
+def case(i, tmp):
+    global passed, failed
+    two = rng.random() < 0.8
+    ns = 2 if two else 1
+    dw = rng.random() < 0.3
+    group = 1
+    if dw:
+        C = int(rng.integers(1, 40))
+        group, M = C, C * int(rng.integers(1, 3)) if rng.random() < 0.2 else C
+    else:
+        group = int(rng.choice([1, 1, 1, 2, 3, 4]))
+        C = group * int(rng.integers(1, 12))
+        M = group * int(rng.integers(1, 20))
+    N = int(rng.choice([1, 1, 1, 2]))
+    k = [int(rng.choice([1, 1, 3, 3, 5, 7, 2])) for _ in range(ns)]
+    s = [int(rng.choice([1, 1, 2, 3])) for _ in range(ns)]
+    d = [int(rng.choice([1, 1, 1, 2])) for _ in range(ns)]
+    size = [int(rng.integers(max(1, (k[j] - 1) * d[j] + 1), 40)) for j in range(ns)]
+    attrs = {"strides": s, "dilations": d, "group": group}
+    if rng.random() < 0.2:
+        attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER", "VALID"]))
+    else:
+        attrs["pads"] = [int(rng.integers(0, k[j])) for j in range(ns)] + \
+                        [int(rng.integers(0, k[j])) for j in range(ns)]
+    x = rng.standard_normal([N, C] + size).astype(np.float32)
+    w = (rng.standard_normal([M, C // group] + k) * 0.3).astype(np.float32)
+    b = rng.standard_normal([M]).astype(np.float32) if rng.random() < 0.7 else None
+    w_input = rng.random() < 0.15
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))]
+    inits = []
+    names = ["x", "w"]
+    if w_input:
+        ins.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, list(w.shape)))
+    else:
+        inits.append(numpy_helper.from_array(w, "w"))
+    if b is not None:
+        inits.append(numpy_helper.from_array(b, "b"))
+        names.append("b")
+    node = helper.make_node("Conv", names, ["y"], **attrs)
+    g = helper.make_graph([node], "conv", ins,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = os.path.join(tmp, "m%d.onnx" % i)
+    onnx.save(m, path)
+    inputs = {"x": os.path.join(tmp, "x%d.npy" % i)}
+    np.save(inputs["x"], x)
+    if w_input:
+        inputs["w"] = os.path.join(tmp, "w%d.npy" % i)
+        np.save(inputs["w"], w)
+    desc = "case %d: N=%d C=%d M=%d group=%d size=%s k=%s %s" % (i, N, C, M, group, size, k, attrs)
+    ref, err = run(path, inputs, "reference", 1, tmp, "ref%d" % i)
+    if ref is None:
+        # A shape the reference refuses (e.g. output size 0 with padding): both must refuse.
+        fast, err2 = run(path, inputs, None, 1, tmp, "f%d" % i)
+        if fast is None:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL %s: reference refused (%s) but the fast path ran" % (desc, err))
+        return
+    outs = {}
+    levels = [None, "avx2"]
+    for lv in levels:
+        for th in (1, 2):
+            y, err = run(path, inputs, lv, th, tmp, "f%d_%s_%d" % (i, lv, th))
+            if y is None:
+                failed += 1
+                print("FAIL %s cpu=%s threads=%d: %s" % (desc, lv, th, err))
+                return
+            outs[(lv, th)] = y
+    for key, y in outs.items():
+        tol = 1e-4 * max(1.0, float(np.abs(ref).max(initial=0))) + 1e-4 * np.abs(ref)
+        if y.shape != ref.shape or not np.all(np.abs(y - ref) <= tol):
+            failed += 1
+            print("FAIL %s cpu=%s threads=%d: max err %g" % (desc, key[0], key[1],
+                  float(np.abs(y - ref).max()) if y.shape == ref.shape else float("inf")))
+            return
+    for lv in levels:
+        if not np.array_equal(outs[(lv, 1)], outs[(lv, 2)]):
+            failed += 1
+            print("FAIL %s cpu=%s: 2 threads differ from 1" % (desc, lv))
+            return
+    passed += 1
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    for i in range(int(os.environ.get("EDGEML_CONV_CASES", "120"))):
+        case(i, tmp)
+print("conv_fast: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
