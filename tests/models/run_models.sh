@@ -12,6 +12,9 @@
 #   EDGEML_MODELS     comma-separated subset of cases by name prefix, e.g. "resnet50,lstm2,mlsd"
 #   EDGEML_MODEL_TIMEOUT  seconds allowed per edgeml run (default 900)
 #   EDGEML_KEEP=1     keep the work directory (outputs of edgeml and ORT) and print its path
+#   EDGEML_OPT_MODES  graph optimisation settings each case runs with (default "1 0": every
+#                     model runs optimised and not, and both must meet the tolerance; the
+#                     optimised run's node count before -> after is printed)
 #
 # Missing tools are installed on Debian (python3-torch python3-torchvision python3-onnx
 # python3-numpy via apt-get when root; `npm ci` when node_modules is missing).
@@ -21,7 +24,7 @@
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     [ $# -eq 1 ] && exit 0 || exit 2
 fi
 BUILD_DIR=$1
@@ -101,24 +104,32 @@ run_case() {
         return
     fi
     if [ ! -x "$EDGEML" ]; then fail_line "$label" "edgeml CLI not built ($EDGEML)"; return; fi
-    local inargs=()
+    local inargs=() opt lab nodes
     for f in "${args[@]}"; do inargs+=(--input "$f"); done
-    t0=$(date +%s.%N)
-    if ! timeout "$TIMEOUT" "$EDGEML" infer "$model" "${inargs[@]}" --output-dir "$out/edgeml" \
-            >"$out/edgeml.log" 2>&1; then
-        why=$(tail -n 1 "$out/edgeml.log")
-        [ -n "$why" ] || why="exit status non-zero (timeout ${TIMEOUT}s?)"
-        fail_line "$label" "edgeml infer: $why"
-        return
-    fi
-    t1=$(date +%s.%N)
-    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1fs", b - a }')
-    if "$PY" "$COMPARE" "${CMP_OPTS[@]}" --label "$label ($secs)" "$out/edgeml" "$@" "ort=$out/ort"; then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-        FAILED_NAMES+=("$label")
-    fi
+    for opt in ${EDGEML_OPT_MODES:-1 0}; do
+        lab="$label opt=$opt"
+        nodes=""
+        if [ "$opt" != 0 ]; then
+            nodes=$(EDGEML_OPT=1 "$EDGEML" inspect --optimized "$model" 2>/dev/null |
+                sed -n 's/^optimized graph: \([0-9]*\) nodes (\([0-9]*\) as loaded)/ \2->\1 nodes/p')
+        fi
+        t0=$(date +%s.%N)
+        if ! EDGEML_OPT=$opt timeout "$TIMEOUT" "$EDGEML" infer "$model" "${inargs[@]}" \
+                --output-dir "$out/edgeml$opt" >"$out/edgeml$opt.log" 2>&1; then
+            why=$(tail -n 1 "$out/edgeml$opt.log")
+            [ -n "$why" ] || why="exit status non-zero (timeout ${TIMEOUT}s?)"
+            fail_line "$lab" "edgeml infer: $why"
+            continue
+        fi
+        t1=$(date +%s.%N)
+        secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1fs", b - a }')
+        if "$PY" "$COMPARE" "${CMP_OPTS[@]}" --label "$lab ($secs$nodes)" "$out/edgeml$opt" "$@" "ort=$out/ort"; then
+            PASSED=$((PASSED + 1))
+        else
+            FAILED=$((FAILED + 1))
+            FAILED_NAMES+=("$lab")
+        fi
+    done
 }
 
 for m in "${want[@]}"; do
