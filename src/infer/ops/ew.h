@@ -52,6 +52,12 @@ typedef int (*ew_row2_fn)(void *o, const void *a, ptrdiff_t sa, const void *b, p
 int ew_bcast2(const em_tensor *a, const em_tensor *b, em_tensor *out, ew_row2_fn fn,
               const void *param);
 
+/* ew_bcast2 with the rows split over threads (pool may be NULL); fn must
+ * not fail. Small outputs run on the caller. */
+struct em_tpool;
+void ew_bcast2_par(const em_tensor *a, const em_tensor *b, em_tensor *out, ew_row2_fn fn,
+                   const void *param, struct em_tpool *pool, int threads);
+
 /* Output shape of the numpy broadcast of a and b; fails with a message. */
 edgeml_status ew_bcast_shape2(em_kctx *c, const em_tensor *a, const em_tensor *b, int *rank,
                               int64_t *dims);

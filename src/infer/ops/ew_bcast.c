@@ -1,5 +1,6 @@
 /* Shared broadcasting loops of the elementwise family. */
 #include "ew.h"
+#include "../pool.h"
 
 #define EW_MAXIN 8
 
@@ -78,6 +79,91 @@ int ew_bcast2(const em_tensor *a, const em_tensor *b, em_tensor *out, ew_row2_fn
         }
     }
     return 0;
+}
+
+typedef struct par2 {
+    plan p;
+    const char *pa, *pb;
+    char *po;
+    size_t ea, eb, eo, inner;
+    ew_row2_fn fn;
+    const void *param;
+} par2;
+
+/* Rows [rb, re) of the collapsed plan: the start offsets come from the row index. */
+static void par2_rows(void *ctx, size_t rb, size_t re)
+{
+    const par2 *q = ctx;
+    const plan *p = &q->p;
+    int r = p->rank - 1;
+    int64_t idx[EM_MAX_RANK] = {0}, offa = 0, offb = 0;
+    size_t rem = rb;
+    for (int d = r - 1; d >= 0; d--) {
+        idx[d] = (int64_t)(rem % (size_t)p->dims[d]);
+        rem /= (size_t)p->dims[d];
+        offa += idx[d] * p->st[0][d];
+        offb += idx[d] * p->st[1][d];
+    }
+    ptrdiff_t sa = (ptrdiff_t)p->st[0][r], sb = (ptrdiff_t)p->st[1][r];
+    char *po = q->po + rb * q->inner * q->eo;
+    for (size_t row = rb; row < re; row++) {
+        q->fn(po, q->pa + (size_t)offa * q->ea, sa, q->pb + (size_t)offb * q->eb, sb, q->inner, q->param);
+        po += q->inner * q->eo;
+        for (int d = r - 1; d >= 0; d--) {
+            offa += p->st[0][d];
+            offb += p->st[1][d];
+            if (++idx[d] < p->dims[d]) break;
+            offa -= p->st[0][d] * p->dims[d];
+            offb -= p->st[1][d] * p->dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+typedef struct flat2 {
+    const char *pa, *pb;
+    char *po;
+    size_t ea, eb, eo;
+    ptrdiff_t sa, sb;
+    ew_row2_fn fn;
+    const void *param;
+} flat2;
+
+static void flat2_range(void *ctx, size_t b, size_t e)
+{
+    const flat2 *q = ctx;
+    q->fn(q->po + b * q->eo, q->pa + (size_t)q->sa * b * q->ea, q->sa, q->pb + (size_t)q->sb * b * q->eb, q->sb,
+          e - b, q->param);
+}
+
+void ew_bcast2_par(const em_tensor *a, const em_tensor *b, em_tensor *out, ew_row2_fn fn,
+                   const void *param, struct em_tpool *pool, int threads)
+{
+    size_t total = em_numel(out);
+    if (total == 0) return;
+    size_t ea = em_dtype_size(a->dtype), eb = em_dtype_size(b->dtype), eo = em_dtype_size(out->dtype);
+    size_t na = em_numel(a), nb = em_numel(b);
+    flat2 f = {a->data, b->data, out->data, ea, eb, eo, 1, 1, fn, param};
+    bool flat = true;
+    if (na == total && nb == total) {
+    } else if (na == total && nb == 1 && em_same_shape(a, out)) f.sb = 0;
+    else if (nb == total && na == 1 && em_same_shape(b, out)) f.sa = 0;
+    else flat = false;
+    if (flat) {
+        em_parallel_for(pool, threads, total, 16384, flat2_range, &f);
+        return;
+    }
+    const em_tensor *ins[2] = {a, b};
+    par2 q;
+    plan_build(2, ins, out, &q.p);
+    if (q.p.rank == 0) { fn(out->data, a->data, 0, b->data, 0, 1, param); return; }
+    q.pa = a->data; q.pb = b->data; q.po = out->data;
+    q.ea = ea; q.eb = eb; q.eo = eo;
+    q.inner = (size_t)q.p.dims[q.p.rank - 1];
+    q.fn = fn;
+    q.param = param;
+    size_t rows = total / q.inner, grain = 16384 / q.inner + 1;
+    em_parallel_for(pool, threads, rows, grain, par2_rows, &q);
 }
 
 int ew_bcastN(int nin, const em_tensor *const *in, em_tensor *out, ew_rowN_fn fn,

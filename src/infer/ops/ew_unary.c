@@ -1,5 +1,7 @@
 /* Unary elementwise ops: math functions, activations, predicates. */
 #include "ew.h"
+#include "../cpu/vmath.h"
+#include "../pool.h"
 
 #include <stdlib.h>
 
@@ -363,6 +365,61 @@ static const ufn unary_fns[U_COUNT] = {
     [U_SOFTSIGN] = u_softsign, [U_SHRINK] = u_shrink, [U_GELU] = u_gelu, [U_MISH] = u_mish,
 };
 
+/* ---- float32 fast paths (cpu/vmath.h), split over the pool ----------------- */
+
+typedef struct ufast {
+    em_vfn fn;              /* x -> y */
+    const em_vmath *vm;
+    em_act act;             /* in place on y when fn is NULL */
+    int op;
+    const float *x;
+    float *y;
+} ufast;
+
+static void u_fast_range(void *ctx, size_t b, size_t e)
+{
+    const ufast *u = ctx;
+    const float *x = u->x + b;
+    float *y = u->y + b;
+    size_t n = e - b;
+    if (u->fn) { u->fn(x, y, n); return; }
+    switch (u->op) {
+    case U_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i]; return;
+    case U_NEG: for (size_t i = 0; i < n; i++) y[i] = -x[i]; return;
+    case U_ABS: for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]); return;
+    case U_RECIPROCAL: for (size_t i = 0; i < n; i++) y[i] = 1.0f / x[i]; return;
+    default:
+        if (y != x) memcpy(y, x, n * sizeof(float));
+        u->vm->act(&u->act, y, n);
+        return;
+    }
+}
+
+/* Runs the op with the vectorised kernels when it has one; false otherwise. */
+static bool u_fast(em_kctx *c, const ustate *s, const float *x, float *y, size_t n)
+{
+    const em_vmath *vm = em_vmath_get();
+    ufast u = {NULL, vm, {EM_ACT_NONE, 0, 0}, s->op, x, y};
+    switch (s->op) {
+    case U_EXP: u.fn = vm->exp; break;
+    case U_LOG: u.fn = vm->log; break;
+    case U_SIGMOID: u.fn = vm->sigmoid; break;
+    case U_TANH: u.fn = vm->tanh; break;
+    case U_ERF: u.fn = vm->erf; break;
+    case U_GELU: u.fn = s->approx_tanh ? vm->gelu_tanh : vm->gelu; break;
+    case U_SOFTPLUS: u.fn = vm->softplus; break;
+    case U_MISH: u.fn = vm->mish; break;
+    case U_RELU: case U_NEG: case U_ABS: case U_RECIPROCAL: break;
+    /* the same comparisons as the reference loops: bit-identical */
+    case U_LEAKYRELU: u.act = (em_act){EM_ACT_LEAKY, s->alpha, 0}; break;
+    case U_HARDSIGMOID: u.act = (em_act){EM_ACT_HARDSIGMOID, s->alpha, s->beta}; break;
+    case U_HARDSWISH: u.act = (em_act){EM_ACT_HARDSWISH, 0, 0}; break;
+    default: return false;
+    }
+    em_parallel_for(c->pool, c->threads, n, 16384, u_fast_range, &u);
+    return true;
+}
+
 edgeml_status ew_unary_run(em_kctx *c)
 {
     const ustate *s = c->node->state;
@@ -375,6 +432,8 @@ edgeml_status ew_unary_run(em_kctx *c)
     em_tensor *y = em_out(c, 0, odt, x->rank, x->dims);
     if (!y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     size_t n = em_numel(x);
+    if (x->dtype == EDGEML_FLOAT && n && em_vmath_fast() && u_fast(c, s, x->data, y->data, n))
+        return EDGEML_OK;
     /* with n == 0 this still rejects a dtype the op does not support */
     if (unary_fns[s->op](x->data, y->data, n, x->dtype, s))
         return em_fail(c, EDGEML_E_UNSUPPORTED, "unsupported input dtype %s",

@@ -3,6 +3,20 @@
  * Data is handled as float (float32/float16/bfloat16) or double arrays;
  * statistics accumulate in double. */
 #include "nn.h"
+#include "../cpu/vmath.h"
+#include "../pool.h"
+
+/* float32 y = x a[ch] + b[ch] over [N, C, S] planes, over the pool (FMA where the CPU has it). */
+typedef struct affq { const float *x; float *y; size_t C, S; const double *a, *b; } affq;
+static void aff_planes(void *ctx, size_t b, size_t e)
+{
+    const affq *q = ctx;
+    const em_vmath *vm = em_vmath_get();
+    for (size_t p = b; p < e; p++) {
+        size_t ch = p % q->C;
+        vm->affine(q->x + p * q->S, q->y + p * q->S, q->S, (float)q->a[ch], (float)q->b[ch]);
+    }
+}
 
 /* The input as a float or double array (by `dbl`), converted when needed. */
 static const void *as_work(em_kctx *c, const em_tensor *t, bool dbl)
@@ -138,7 +152,12 @@ NN_OP(batchnorm)
     if (!Y) RET_OOM(c);
     void *y = out_work(c, Y, dbl);
     if (!y) RET_OOM(c);
-    affine(dbl, x, y, N, C, S, a, b, !spatial);
+    if (X->dtype == EDGEML_FLOAT && spatial && em_vmath_fast()) {
+        affq q = {x, y, C, S, a, b};
+        em_parallel_for(c->pool, c->threads, N * C, 1 + 16384 / (S + 1), aff_planes, &q);
+    } else {
+        affine(dbl, x, y, N, C, S, a, b, !spatial);
+    }
     store_work(Y, y, dbl);
     if (training) {
         double *rm = em_scratch(c, (C ? C : 1) * 2 * sizeof(double));

@@ -1,5 +1,7 @@
 /* AveragePool, MaxPool, LpPool, Global{Average,Max,Lp}Pool, MaxUnpool, MaxRoiPool. */
 #include "nn.h"
+#include "../cpu/vmath.h"
+#include "../pool.h"
 
 #include <float.h>
 
@@ -100,6 +102,75 @@ enum { POOL_AVG, POOL_MAX, POOL_LP };
 NN_DEF_POOL(float, pool_f32)
 NN_DEF_POOL(double, pool_f64)
 
+/* ---- float32 fast paths: 2-D windows with precomputed bounds, planes over the pool ---- */
+
+typedef struct poolf {
+    int kind;
+    const pool_state *ps;
+    const nn_geom *g;
+    const float *x;
+    float *y;
+} poolf;
+
+static void poolf_planes(void *ctx, size_t b, size_t e)
+{
+    const poolf *q = ctx;
+    const nn_geom *g = q->g;
+    int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1];
+    int64_t kh = g->k[0], kw = g->k[1], sh = g->s[0], sw = g->s[1], dh = g->d[0], dw = g->d[1];
+    for (size_t pl = b; pl < e; pl++) {
+        const float *xp = q->x + pl * (size_t)(H * W);
+        float *yp = q->y + pl * (size_t)(OH * OW);
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t h0 = oh * sh - g->pb[0];
+            /* rows of the window inside the input, and inside the padded extent */
+            int64_t ka = 0, kb = kh, pa = 0, pbk = 0;
+            while (ka < kh && h0 + ka * dh < 0) ka++;
+            while (kb > ka && h0 + (kb - 1) * dh >= H) kb--;
+            for (int64_t k = 0; k < kh; k++) {
+                int64_t i = h0 + k * dh;
+                if (i >= -g->pb[0] && i < H + g->pe[0]) pa++;
+            }
+            (void)pbk;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t w0 = ow * sw - g->pb[1];
+                int64_t la = 0, lb = kw, pw = 0;
+                while (la < kw && w0 + la * dw < 0) la++;
+                while (lb > la && w0 + (lb - 1) * dw >= W) lb--;
+                if (q->kind == POOL_MAX) {
+                    float best = 0;
+                    bool have = false;
+                    for (int64_t k = ka; k < kb; k++) {
+                        const float *xr = xp + (h0 + k * dh) * W + w0;
+                        for (int64_t l = la; l < lb; l++) {
+                            float v = xr[l * dw];
+                            if (!have || v > best || (best != best && v == v)) { best = v; have = true; }
+                        }
+                    }
+                    yp[oh * OW + ow] = have ? best : -INFINITY;
+                } else {
+                    float sum = 0;
+                    for (int64_t k = ka; k < kb; k++) {
+                        const float *xr = xp + (h0 + k * dh) * W + w0;
+                        for (int64_t l = la; l < lb; l++) sum += xr[l * dw];
+                    }
+                    double div;
+                    if (q->ps->count_include_pad) {
+                        for (int64_t l = 0; l < kw; l++) {
+                            int64_t j = w0 + l * dw;
+                            if (j >= -g->pb[1] && j < W + g->pe[1]) pw++;
+                        }
+                        div = (double)pa * (double)pw;
+                    } else {
+                        div = (double)((kb - ka) * (lb - la));
+                    }
+                    yp[oh * OW + ow] = div > 0 ? (float)(sum / (float)div) : NAN;
+                }
+            }
+        }
+    }
+}
+
 static edgeml_status pool_run(em_kctx *c, int kind)
 {
     const pool_state *ps = c->node->state;
@@ -131,6 +202,11 @@ static edgeml_status pool_run(em_kctx *c, int kind)
         pool_f64(kind, ps, &g, planes, X->data, Y->data, idx);
         return EDGEML_OK;
     }
+    if (X->dtype == EDGEML_FLOAT && ns == 2 && kind != POOL_LP && !idx && em_vmath_fast()) {
+        poolf q = {kind, ps, &g, X->data, Y->data};
+        em_parallel_for(c->pool, c->threads, planes, 1 + 4096 / (g.out_sz * g.k_sz + 1), poolf_planes, &q);
+        return EDGEML_OK;
+    }
     const float *x = nn_as_f32(c, X);
     float *y = nn_out_f32(c, Y);
     if (!x || !y) return EDGEML_E_NOMEM;
@@ -142,6 +218,24 @@ static edgeml_status pool_run(em_kctx *c, int kind)
 NN_OP(avgpool) { return pool_run(c, POOL_AVG); }
 NN_OP(maxpool) { return pool_run(c, POOL_MAX); }
 NN_OP(lppool) { return pool_run(c, POOL_LP); }
+
+typedef struct gpoolf {
+    int kind;
+    const float *x;
+    float *y;
+    size_t S;
+} gpoolf;
+
+static void gpoolf_planes(void *ctx, size_t b, size_t e)
+{
+    const gpoolf *q = ctx;
+    const em_vmath *vm = em_vmath_get();
+    for (size_t pl = b; pl < e; pl++) {
+        const float *r = q->x + pl * q->S;
+        if (q->kind == POOL_MAX) q->y[pl] = vm->max(r, q->S);
+        else q->y[pl] = (float)((double)vm->sum(r, q->S) / (double)q->S);
+    }
+}
 
 static edgeml_status gpool_run(em_kctx *c, int kind)
 {
@@ -177,6 +271,11 @@ static edgeml_status gpool_run(em_kctx *c, int kind)
             }
             y[pl] = kind == POOL_AVG ? (S ? acc / (double)S : NAN) : kind == POOL_LP ? pow(acc, 1.0 / p) : acc;
         }
+        return EDGEML_OK;
+    }
+    if (X->dtype == EDGEML_FLOAT && kind != POOL_LP && S > 0 && em_vmath_fast()) {
+        gpoolf q = {kind, X->data, Y->data, S};
+        em_parallel_for(c->pool, c->threads, planes, 1 + 16384 / S, gpoolf_planes, &q);
         return EDGEML_OK;
     }
     const float *x = nn_as_f32(c, X);
