@@ -71,7 +71,7 @@ static const fn_case k_fns[] = {
     {"gelu", OFF(gelu), t_gelu, -16.f, 16.f, 1e-30, 14, 64},
     /* x + 0.044715 x^3 rounded to float: the truth's condition number grows like 0.27 x^4 */
     {"gelu_tanh", OFF(gelu_tanh), t_gelu_tanh, -12.f, 12.f, 1e-4, 24, 28},
-    {"silu", OFF(silu), t_silu, -110.f, 100.f, 1e-30, 3, 3.5},
+    {"silu", OFF(silu), t_silu, -110.f, 100.f, 1e-30, 3.5, 3.5},
     {"softplus", OFF(softplus), t_softplus, -110.f, 100.f, 1e-30, 2, 2},
     {"mish", OFF(mish), t_mish, -110.f, 100.f, 1e-30, 4, 4},
 };

@@ -88,11 +88,22 @@ static inline VF v_log(VF x)
     return v_fixnan(x, y);
 }
 
+/* 1/d for d in [1, 2] (an ISA may define vrcp12 with an estimate + Newton step) */
+#ifdef VM_HAVE_RCP
+static inline VF v_rcp12(VF d)
+{
+    VF r = vrcp_est(d);
+    return vfma(r, vfma(vsub(vdup(0.0f), d), r, vdup(1.0f)), r);
+}
+#else
+static inline VF v_rcp12(VF d) { return vdiv(vdup(1.0f), d); }
+#endif
+
 static inline VF v_sigmoid(VF x)
 {
     VF e = v_exp_core(vsub(vdup(0.0f), v_absf(x)));
     VF num = vsel(vlt(x, vdup(0.0f)), e, vdup(1.0f));
-    return v_fixnan(x, vdiv(num, vadd(e, vdup(1.0f))));
+    return v_fixnan(x, vmul(num, v_rcp12(vadd(e, vdup(1.0f)))));
 }
 
 /* tanh of |x| (>= 0, not NaN) */

@@ -9,6 +9,8 @@ typedef __m512i VI;
 typedef __mmask16 VM;
 #define VW 16
 #define VM_HAVE_FMA 1
+#define VM_HAVE_RCP 1 /* rcp14 + one Newton step: relative error < 2^-27 */
+#define vrcp_est _mm512_rcp14_ps
 #define VM_SUFFIX avx512
 #define VM_NAME "avx512"
 
