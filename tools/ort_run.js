@@ -9,6 +9,8 @@
 // the first '='. .npy support: versions 1.0/2.0/3.0, little-endian, C order; dtypes bool,
 // int8..int64, uint8..uint64, float16 ('<f2', passed to ORT as raw bits), float32, float64 and
 // unicode strings ('<U<n>', for string tensors). Errors: one line on stderr, exit status 1.
+// float8 and int4/uint4 graph outputs are refused (onnxruntime-node cannot return them): cast
+// them to float32 / int8 inside the graph.
 // Install the dependency with `ONNXRUNTIME_NODE_INSTALL=skip npm ci` in the repository root.
 'use strict';
 
@@ -183,6 +185,12 @@ async function main(argv) {
   }
   for (const n of session.outputNames) {
     if (n === '' || n === '.' || n === '..' || n.includes('/')) die(`output name ${JSON.stringify(n)} cannot be a file name`);
+  }
+  // onnxruntime-node has no float8 tensors and aborts the process when it returns an int4/uint4
+  // one: refuse those outputs with one line (cast them to float / int8 inside the graph instead).
+  for (const md of session.outputMetadata || []) {
+    const t = md && md.isTensor ? String(md.type) : '';
+    if (/^(u?int4|float8.*)$/.test(t)) die(`output ${md.name} has dtype ${t}, which onnxruntime-node cannot return (cast it inside the graph)`);
   }
   let res;
   try {

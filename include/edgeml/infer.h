@@ -58,6 +58,17 @@ typedef enum edgeml_dtype {
     EDGEML_UINT32 = 12,
     EDGEML_UINT64 = 13,
     EDGEML_BFLOAT16 = 16,
+    /* 8-bit floats (ONNX opset 19), one byte per element, ONNX's bit layouts. */
+    EDGEML_FLOAT8E4M3FN = 17,
+    EDGEML_FLOAT8E4M3FNUZ = 18,
+    EDGEML_FLOAT8E5M2 = 19,
+    EDGEML_FLOAT8E5M2FNUZ = 20,
+    /* 4-bit integers (ONNX opset 21). In memory (inputs, outputs, edgeml_tensor data)
+     * edgeml stores them unpacked, one element per byte (int4 as int8 in [-8, 7],
+     * uint4 as uint8 in [0, 15]; other bit patterns are read as their low nibble);
+     * only the ONNX file packs two per byte. */
+    EDGEML_UINT4 = 21,
+    EDGEML_INT4 = 22,
 } edgeml_dtype;
 
 /* A string element: bytes, not NUL-terminated. String tensors hold arrays of these. */

@@ -39,6 +39,8 @@ static size_t dt_size(edgeml_dtype dt)
 {
     if (dt == EDGEML_BFLOAT16)
         return 2;
+    if ((dt >= EDGEML_FLOAT8E4M3FN && dt <= EDGEML_FLOAT8E5M2FNUZ) || dt == EDGEML_INT4 || dt == EDGEML_UINT4)
+        return 1; /* one element per byte, as edgeml holds them */
     for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
         if (k_types[i].dt == dt)
             return (size_t)k_types[i].size;
@@ -61,6 +63,11 @@ const char *npy_descr(edgeml_dtype dt)
     case EDGEML_FLOAT16: return "<f2";
     case EDGEML_FLOAT: return "<f4";
     case EDGEML_DOUBLE: return "<f8";
+    /* no numpy dtype: float8 as its bits, 4-bit integers unpacked (one per byte) */
+    case EDGEML_FLOAT8E4M3FN: case EDGEML_FLOAT8E4M3FNUZ: case EDGEML_FLOAT8E5M2:
+    case EDGEML_FLOAT8E5M2FNUZ: return "|u1";
+    case EDGEML_INT4: return "|i1";
+    case EDGEML_UINT4: return "|u1";
     default: return NULL;
     }
 }

@@ -1,4 +1,4 @@
-/* Element types: sizes, names, half-precision conversion, generic access. */
+/* Element types: sizes, names, half-precision and float8 conversion, generic access. */
 #include "internal.h"
 
 #include <math.h>
@@ -8,6 +8,9 @@ size_t em_dtype_size(int dt)
     switch (dt) {
     case EDGEML_FLOAT: case EDGEML_INT32: case EDGEML_UINT32: return 4;
     case EDGEML_UINT8: case EDGEML_INT8: case EDGEML_BOOL: return 1;
+    case EDGEML_FLOAT8E4M3FN: case EDGEML_FLOAT8E4M3FNUZ: case EDGEML_FLOAT8E5M2:
+    case EDGEML_FLOAT8E5M2FNUZ: return 1;
+    case EDGEML_UINT4: case EDGEML_INT4: return 1; /* unpacked in memory */
     case EDGEML_UINT16: case EDGEML_INT16: case EDGEML_FLOAT16: case EDGEML_BFLOAT16: return 2;
     case EDGEML_INT64: case EDGEML_DOUBLE: case EDGEML_UINT64: return 8;
     case EDGEML_STRING: return sizeof(em_str);
@@ -34,9 +37,12 @@ const char *em_dtype_name(int dt)
     case EDGEML_BFLOAT16: return "bfloat16";
     case 14: return "complex64";
     case 15: return "complex128";
-    case 17: case 18: case 19: case 20: return "float8";
-    case 21: return "uint4";
-    case 22: return "int4";
+    case EDGEML_FLOAT8E4M3FN: return "float8e4m3fn";
+    case EDGEML_FLOAT8E4M3FNUZ: return "float8e4m3fnuz";
+    case EDGEML_FLOAT8E5M2: return "float8e5m2";
+    case EDGEML_FLOAT8E5M2FNUZ: return "float8e5m2fnuz";
+    case EDGEML_UINT4: return "uint4";
+    case EDGEML_INT4: return "int4";
     default: return "?";
     }
 }
@@ -130,6 +136,98 @@ uint16_t em_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
+/* ---- float8 ---------------------------------------------------------------
+ * The four ONNX formats, each 1 sign bit, E exponent bits, M mantissa bits:
+ *   E4M3FN   bias 7,  no inf, NaN = S.1111.111, max 448,   -0 exists
+ *   E4M3FNUZ bias 8,  no inf, NaN = 0x80 only,  max 240,   no -0
+ *   E5M2     bias 15, IEEE-like: inf = S.11111.00, NaN = S.11111.xx, max 57344
+ *   E5M2FNUZ bias 16, no inf, NaN = 0x80 only,  max 57344, no -0
+ * Encoding works in units of the smallest subnormal, 2^(1 - bias - M), so the
+ * rounding and the range check are integer operations. */
+typedef struct f8fmt {
+    int m, bias;
+    bool uz;           /* NaN is 0x80, no negative zero */
+    bool inf;          /* has infinities (E5M2) */
+    uint8_t maxcode;   /* largest finite magnitude code */
+    uint64_t maxu;     /* its value in units */
+} f8fmt;
+
+static const f8fmt F8[4] = {
+    { 3, 7, false, false, 0x7e, (uint64_t)(8 + 6) << 14 },   /* 448 / 2^-9 */
+    { 3, 8, true, false, 0x7f, (uint64_t)(8 + 7) << 14 },    /* 240 / 2^-10 */
+    { 2, 15, false, true, 0x7b, (uint64_t)(4 + 3) << 29 },   /* 57344 / 2^-16 */
+    { 2, 16, true, false, 0x7f, (uint64_t)(4 + 3) << 30 },   /* 57344 / 2^-17 */
+};
+
+static inline const f8fmt *f8fmt_of(int dt) { return &F8[(dt - EDGEML_FLOAT8E4M3FN) & 3]; }
+
+float em_f8_to_f32(uint8_t v, int dt)
+{
+    const f8fmt *F = f8fmt_of(dt);
+    int m = F->m;
+    unsigned mag = v & 0x7f, ef = mag >> m, mant = mag & ((1u << m) - 1);
+    bool neg = (v & 0x80) != 0;
+    if (F->uz) {
+        if (v == 0x80) return NAN;
+    } else if (F->inf) {
+        if (ef == 31) return mant ? NAN : (neg ? -INFINITY : INFINITY);
+    } else if (mag == 0x7f) {
+        return NAN;
+    }
+    float r;
+    if (ef == 0) {
+        r = ldexpf((float)mant, 1 - F->bias - m);
+    } else {
+        uint32_t bits = ((uint32_t)((int)ef - F->bias + 127) << 23) | ((uint32_t)mant << (23 - m));
+        memcpy(&r, &bits, 4);
+    }
+    return neg ? -r : r;
+}
+
+uint8_t em_f32_to_f8(float f, int dt, bool saturate)
+{
+    const f8fmt *F = f8fmt_of(dt);
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint8_t sign = (uint8_t)((x >> 24) & 0x80);
+    uint32_t ax = x & 0x7fffffffu;
+    uint8_t nan = F->uz ? 0x80 : (uint8_t)(sign | 0x7f);
+    if (ax > 0x7f800000u) return nan;
+    if (ax == 0x7f800000u)
+        return saturate ? (uint8_t)(sign | F->maxcode) : F->inf ? (uint8_t)(sign | 0x7c) : nan;
+    /* |f| = sig * 2^(e - 23) */
+    int e = (int)(ax >> 23) - 127;
+    uint32_t sig = ax & 0x7fffffu;
+    if (ax >> 23) sig |= 0x800000u;
+    else e = -126;
+    int emin = 1 - F->bias;
+    int qe = (e > emin ? e : emin) - F->m;   /* exponent of the target's quantum at |f| */
+    int shift = qe - (e - 23);               /* >= 23 - M: bits of sig below the quantum */
+    uint32_t k = 0;
+    if (shift < 32) {
+        k = sig >> shift;
+        uint32_t rem = sig & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (k & 1))) k++;
+    }
+    if (k == 0) return F->uz ? 0 : sign;
+    int up = qe - (emin - F->m);             /* quantum in units: 2^up */
+    uint64_t u = up < 40 ? (uint64_t)k << up : UINT64_MAX;
+    if (u > F->maxu)
+        return saturate ? (uint8_t)(sign | F->maxcode) : F->inf ? (uint8_t)(sign | 0x7c) : nan;
+    if (u < (1u << F->m)) return (uint8_t)(sign | u); /* subnormal */
+    int top = 63 - __builtin_clzll(u);       /* u in [2^top, 2^(top+1)) */
+    int s = top - F->m;                      /* exponent field - 1 */
+    return (uint8_t)(sign | ((s + 1) << F->m) | (unsigned)((u >> s) - (1u << F->m)));
+}
+
+uint8_t em_f32_to_int4(float f, int dt)
+{
+    if (f != f) return 0;
+    float lo = dt == EDGEML_INT4 ? -8.f : 0.f, hi = dt == EDGEML_INT4 ? 7.f : 15.f;
+    f = f < lo ? lo : f > hi ? hi : f;
+    return (uint8_t)(int8_t)nearbyintf(f);
+}
+
 double em_get_f64(const void *d, int dt, size_t i)
 {
     switch (dt) {
@@ -146,6 +244,9 @@ double em_get_f64(const void *d, int dt, size_t i)
     case EDGEML_UINT32: return ((const uint32_t *)d)[i];
     case EDGEML_UINT64: return (double)((const uint64_t *)d)[i];
     case EDGEML_BOOL: return ((const uint8_t *)d)[i] != 0;
+    case EDGEML_FLOAT8E4M3FN: case EDGEML_FLOAT8E4M3FNUZ: case EDGEML_FLOAT8E5M2:
+    case EDGEML_FLOAT8E5M2FNUZ: return em_f8_to_f32(((const uint8_t *)d)[i], dt);
+    case EDGEML_UINT4: case EDGEML_INT4: return em_int4_value(((const uint8_t *)d)[i], dt);
     default: return 0;
     }
 }
@@ -182,6 +283,9 @@ void em_set_f64(void *d, int dt, size_t i, double v)
     case EDGEML_UINT32: ((uint32_t *)d)[i] = (uint32_t)f64_to_i64(v); break;
     case EDGEML_UINT64: ((uint64_t *)d)[i] = f64_to_u64(v); break;
     case EDGEML_BOOL: ((uint8_t *)d)[i] = v != 0; break;
+    case EDGEML_FLOAT8E4M3FN: case EDGEML_FLOAT8E4M3FNUZ: case EDGEML_FLOAT8E5M2:
+    case EDGEML_FLOAT8E5M2FNUZ: ((uint8_t *)d)[i] = em_f32_to_f8((float)v, dt, true); break;
+    case EDGEML_UINT4: case EDGEML_INT4: ((uint8_t *)d)[i] = em_f32_to_int4((float)v, dt); break;
     default: break;
     }
 }
@@ -198,6 +302,7 @@ int64_t em_get_i64(const void *d, int dt, size_t i)
     case EDGEML_UINT32: return ((const uint32_t *)d)[i];
     case EDGEML_UINT64: return (int64_t)((const uint64_t *)d)[i];
     case EDGEML_BOOL: return ((const uint8_t *)d)[i] != 0;
+    case EDGEML_UINT4: case EDGEML_INT4: return em_int4_value(((const uint8_t *)d)[i], dt);
     default: return f64_to_i64(em_get_f64(d, dt, i));
     }
 }
@@ -214,6 +319,9 @@ void em_set_i64(void *d, int dt, size_t i, int64_t v)
     case EDGEML_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
     case EDGEML_UINT64: ((uint64_t *)d)[i] = (uint64_t)v; break;
     case EDGEML_BOOL: ((uint8_t *)d)[i] = v != 0; break;
+    /* fixed point -> 4 bits: the low nibble (as Cast wraps other integers) */
+    case EDGEML_UINT4: ((uint8_t *)d)[i] = (uint8_t)(v & 15); break;
+    case EDGEML_INT4: ((uint8_t *)d)[i] = (uint8_t)(int8_t)em_int4_value((uint8_t)v, EDGEML_INT4); break;
     default: em_set_f64(d, dt, i, (double)v); break;
     }
 }

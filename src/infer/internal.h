@@ -30,6 +30,19 @@ uint16_t em_f32_to_f16(float f);       /* round to nearest even */
 float em_bf16_to_f32(uint16_t h);
 uint16_t em_f32_to_bf16(float f);      /* round to nearest even */
 
+/* float8 (dt = EDGEML_FLOAT8*): exact decode; encode rounds to nearest even.
+ * saturate: out-of-range values and +-inf give +-max finite; else they give
+ * NaN (+-inf for E5M2). NaN stays NaN; the *FNUZ types have no -0. */
+static inline bool em_dtype_is_float8(int dt) { return dt >= EDGEML_FLOAT8E4M3FN && dt <= EDGEML_FLOAT8E5M2FNUZ; }
+static inline bool em_dtype_is_int4(int dt) { return dt == EDGEML_UINT4 || dt == EDGEML_INT4; }
+float em_f8_to_f32(uint8_t v, int dt);
+uint8_t em_f32_to_f8(float f, int dt, bool saturate);
+/* 4-bit integers, stored one per byte: the value of byte b (its low nibble,
+ * sign-extended for int4), and float -> int4 as ONNX's reference casts it
+ * (round to nearest even, clamp to the range, NaN -> 0). */
+static inline int em_int4_value(uint8_t b, int dt) { return dt == EDGEML_INT4 ? (int)(int8_t)(uint8_t)(b << 4) >> 4 : b & 15; }
+uint8_t em_f32_to_int4(float f, int dt);
+
 /* Generic element access: slow, for reference kernels over many dtypes.
  * Index is in elements. bool/ints convert as C does; strings unsupported. */
 double em_get_f64(const void *data, int dt, size_t i);

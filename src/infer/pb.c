@@ -307,6 +307,17 @@ static edgeml_status map_external(em_pb_ctx *c, const char *name, const char *lo
     return EDGEML_OK;
 }
 
+/* Unpacks numel 4-bit values (two per byte, low nibble first) into one byte each. */
+static edgeml_status unpack4(em_pb_ctx *c, em_tensor *t, const uint8_t *src, size_t numel)
+{
+    uint8_t *d = em_arena_alloc(c->arena, numel ? numel : 1);
+    if (!d) return EDGEML_E_NOMEM;
+    for (size_t i = 0; i < numel; i++)
+        d[i] = (uint8_t)em_int4_value((uint8_t)(src[i / 2] >> (i % 2 ? 4 : 0)), t->dtype);
+    t->data = d;
+    return EDGEML_OK;
+}
+
 edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, em_tensor *t,
                                  const char **name_out)
 {
@@ -396,10 +407,26 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
         t->data = s;
         return EDGEML_OK;
     }
+    /* 4-bit integers: the file packs two per byte (low nibble first), edgeml
+     * holds one per byte. */
+    bool packed4 = em_dtype_is_int4(t->dtype);
+    size_t fbytes = packed4 ? numel / 2 + numel % 2 : nbytes; /* bytes in the file */
     if (external) {
         if (has_raw || typed)
             return BAD(c, "tensor '%s' has both external and embedded data", name);
-        return map_external(c, name, location, ext_off, ext_len, nbytes, &t->data);
+        if (!packed4) return map_external(c, name, location, ext_off, ext_len, nbytes, &t->data);
+        void *src = NULL;
+        edgeml_status st = map_external(c, name, location, ext_off, ext_len, fbytes, &src);
+        if (st) return st;
+        return unpack4(c, t, src, numel);
+    }
+    if (has_raw && packed4) {
+        if (raw.n != fbytes)
+            return BAD(c, "tensor '%s': raw_data has %zu bytes, shape %s of %s needs %zu "
+                       "(two 4-bit values per byte)", name, raw.n,
+                       em_shape_str(t->rank, t->dims, (char[96]){ 0 }, 96),
+                       em_dtype_name(t->dtype), fbytes);
+        return unpack4(c, t, raw.s, numel);
     }
     if (has_raw) {
         if (raw.n != nbytes)
@@ -415,10 +442,12 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
         }
         return EDGEML_OK;
     }
-    if (typed != numel) {
+    size_t nvals = packed4 ? fbytes : numel; /* int32_data holds 4-bit values packed too */
+    if (typed != nvals) {
         if (typed == 0 && numel == 0) return EDGEML_OK;
-        return BAD(c, "tensor '%s' has %zu values for shape %s (%zu elements)", name, typed,
-                   em_shape_str(t->rank, t->dims, (char[96]){ 0 }, 96), numel);
+        return BAD(c, "tensor '%s' has %zu values for shape %s (%zu elements%s)", name, typed,
+                   em_shape_str(t->rank, t->dims, (char[96]){ 0 }, 96), numel,
+                   packed4 ? ", two per value" : "");
     }
     /* Which field holds which dtype (onnx.proto). */
     int want;
@@ -440,9 +469,18 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
     r.p = buf;
     bool ok = true;
     FOR_FIELDS(r, f) {
-        if ((int)f.num == want && ok) ok = unpack(&f, wt, tmp, &pos, numel);
+        if ((int)f.num == want && ok) ok = unpack(&f, wt, tmp, &pos, nvals);
     }
-    if (!ok || pos != numel) { free(tmp); return BAD(c, "malformed data in tensor '%s'", name); }
+    if (!ok || pos != nvals) { free(tmp); return BAD(c, "malformed data in tensor '%s'", name); }
+    if (packed4) {
+        for (size_t i = 0; i < numel; i++) {
+            uint8_t b = (uint8_t)(tmp[i / 2] >> (i % 2 ? 4 : 0));
+            ((uint8_t *)data)[i] = (uint8_t)em_int4_value(b, t->dtype);
+        }
+        free(tmp);
+        t->data = data;
+        return EDGEML_OK;
+    }
     for (size_t i = 0; i < numel; i++) {
         uint64_t v = tmp[i];
         switch (t->dtype) {
@@ -458,6 +496,8 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
             ((uint16_t *)data)[i] = (uint16_t)v; break;
         case EDGEML_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; break;
         case EDGEML_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+        case EDGEML_FLOAT8E4M3FN: case EDGEML_FLOAT8E4M3FNUZ: case EDGEML_FLOAT8E5M2:
+        case EDGEML_FLOAT8E5M2FNUZ: ((uint8_t *)data)[i] = (uint8_t)v; break; /* the bits */
         default: break;
         }
     }

@@ -35,10 +35,15 @@ def rng_for(name):
     return np.random.default_rng(zlib.crc32(name.encode()))
 
 
-def case(name, opset, nodes, inputs, outputs, inits=None):
+def case(name, opset, nodes, inputs, outputs, inits=None, expected=None, error=None):
     """inputs: dict name -> np.ndarray (graph inputs, in order); outputs: list of (name, TP type);
-    inits: dict name -> np.ndarray or a TensorProto (constants)."""
-    CASES.append((name, opset, nodes, inputs, outputs, inits or {}))
+    inits: dict name -> np.ndarray or a TensorProto (constants).
+    expected: dict output name -> np.ndarray: the reference is this (computed here from the
+    spec's rules) instead of ONNX Runtime, for values where ONNX Runtime departs from the spec.
+    error: edgeml must refuse the model with one error line containing this text (hostile
+    inputs; ONNX Runtime is not run)."""
+    CASES.append((name, opset, nodes, inputs, outputs, inits or {},
+                  {"expected": expected, "error": error}))
 
 
 def build(name, opset, nodes, inputs, outputs, inits):
@@ -528,6 +533,14 @@ case("LpPool-18-ceil_mode", 18,
      {"x": xpool}, [("ceil", TP.FLOAT), ("dil", TP.FLOAT)])
 
 
+# float8, 4-bit integers and DeformConv (opsets 19..21): tests/opset/cases_types.py
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cases_types  # noqa: E402
+
+cases_types.add(case, N, rng_for)
+
+
 def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir", nargs="?")
@@ -543,7 +556,7 @@ def main(argv):
         return 0
     if not args.outdir:
         ap.error("OUTDIR is required")
-    for name, opset, nodes, inputs, outputs, inits in CASES:
+    for name, opset, nodes, inputs, outputs, inits, extra in CASES:
         if args.only and args.only not in name:
             continue
         d = os.path.join(args.outdir, name)
@@ -552,6 +565,13 @@ def main(argv):
         onnx.save(model, os.path.join(d, "model.onnx"))
         for k, v in inputs.items():
             np.save(os.path.join(d, "inputs", k + ".npy"), v)
+        if extra["expected"] is not None:
+            os.makedirs(os.path.join(d, "expected"), exist_ok=True)
+            for k, v in extra["expected"].items():
+                np.save(os.path.join(d, "expected", k + ".npy"), v)
+        if extra["error"] is not None:
+            with open(os.path.join(d, "expect_error"), "w") as f:
+                f.write(extra["error"] + "\n")
     return 0
 
 

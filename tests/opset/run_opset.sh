@@ -2,6 +2,8 @@
 # Opset 18..21 operator test: build small models (tests/opset/make_cases.py), run each with ONNX
 # Runtime (the reference, tools/ort_run.js) and with `edgeml infer`, compare the outputs
 # (tests/models/compare.py: |a-e| <= 1e-4*max(1,max|e|) + 1e-4*|e|; non-floats exact).
+# A case with expected/ outputs (spec rules where ONNX Runtime departs from the spec) is compared
+# with those instead; a case with expect_error must be refused with one error line.
 #
 # Usage: tests/opset/run_opset.sh BUILD_DIR
 #
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     [ $# -eq 1 ] && exit 0 || exit 2
 fi
 BUILD_DIR=$1
@@ -59,12 +61,36 @@ for dir in "$WORK"/cases/*/; do
         args+=("$(basename "$f" .npy)=$f")
         inargs+=(--input "$(basename "$f" .npy)=$f")
     done
-    if ! (cd "$ROOT" && node tools/ort_run.js "$dir/model.onnx" "$out/ort" "${args[@]}") 2>"$out/ort.err"; then
-        fail_line "$name" "ONNX Runtime reference: $(tail -n 1 "$out/ort.err")"
-        continue
-    fi
     if [ ! -x "$EDGEML" ]; then
         fail_line "$name" "edgeml CLI not built ($EDGEML)"
+        continue
+    fi
+    if [ -f "$dir/expect_error" ]; then
+        # hostile model: edgeml must refuse it with one error line (no crash, no sanitizer report)
+        want=$(head -n 1 "$dir/expect_error")
+        rc=0
+        timeout 120 "$EDGEML" infer "$dir/model.onnx" "${inargs[@]}" --output-dir "$out/edgeml" \
+            >"$out/edgeml.log" 2>&1 || rc=$?
+        lines=$(grep -c '' "$out/edgeml.log" || true)
+        if [ "$rc" -eq 0 ]; then
+            fail_line "$name" "edgeml accepted a model it must refuse ($want)"
+        elif [ "$rc" -ge 124 ]; then
+            fail_line "$name" "edgeml crashed or hung (exit status $rc): $(head -c 300 "$out/edgeml.log")"
+        elif [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$out/edgeml.log"; then
+            fail_line "$name" "want one error line containing '$want', got $lines: $(head -c 300 "$out/edgeml.log")"
+        else
+            printf '%-38s PASS (refused: %s)\n' "$name" "$(cut -c1-120 "$out/edgeml.log")"
+            PASSED=$((PASSED + 1))
+        fi
+        continue
+    fi
+    if [ -d "$dir/expected" ]; then
+        # reference outputs computed from the spec's rules (where ONNX Runtime departs from it)
+        ref="spec=$dir/expected"
+    elif (cd "$ROOT" && node tools/ort_run.js "$dir/model.onnx" "$out/ort" "${args[@]}") 2>"$out/ort.err"; then
+        ref="ort=$out/ort"
+    else
+        fail_line "$name" "ONNX Runtime reference: $(tail -n 1 "$out/ort.err")"
         continue
     fi
     if ! timeout 120 "$EDGEML" infer "$dir/model.onnx" "${inargs[@]}" --output-dir "$out/edgeml" \
@@ -73,7 +99,7 @@ for dir in "$WORK"/cases/*/; do
         fail_line "$name" "edgeml infer: ${why:-non-zero exit status}"
         continue
     fi
-    if $PY "$COMPARE" --label "$name" "$out/edgeml" "ort=$out/ort"; then
+    if $PY "$COMPARE" --label "$name" "$out/edgeml" "$ref"; then
         PASSED=$((PASSED + 1))
     else
         FAILED=$((FAILED + 1))

@@ -1,4 +1,5 @@
-/* Cast and CastLike: every pair of numeric types, bool and string. */
+/* Cast and CastLike: every pair of numeric types (float8 and 4-bit integers
+ * included), bool and string. */
 #include "ew.h"
 
 #include <ctype.h>
@@ -295,13 +296,73 @@ static edgeml_status from_string(em_kctx *c, const em_str *src, void *dst, int d
     return EDGEML_OK;
 }
 
+/* ---- float8 and 4-bit integers --------------------------------------------
+ * A float8 source is widened to float32 (exactly), a 4-bit one to int8/uint8;
+ * a float8 target is reached through float32 (as ONNX's reference and ONNX
+ * Runtime do: a double rounds twice), with the saturate rule of Cast-19. A
+ * 4-bit target: from floating point (through float32) round to nearest even
+ * and clamp, NaN -> 0 (ONNX's reference); from other integers keep the low
+ * nibble (Cast's rule for fixed point to narrower fixed point). */
+static edgeml_status convert(em_kctx *c, const void *src, int sdt, void *dst, int ddt, size_t n,
+                             bool saturate);
+
+static edgeml_status convert_narrow(em_kctx *c, const void *src, int sdt, void *dst, int ddt,
+                                    size_t n, bool saturate)
+{
+    if (em_dtype_is_float8(sdt) || em_dtype_is_int4(sdt)) {
+        int wdt = em_dtype_is_float8(sdt) ? EDGEML_FLOAT : sdt == EDGEML_INT4 ? EDGEML_INT8 : EDGEML_UINT8;
+        void *w = em_scratch(c, n * em_dtype_size(wdt));
+        if (!w) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+        const uint8_t *s8 = src;
+        if (wdt == EDGEML_FLOAT)
+            for (size_t i = 0; i < n; i++) ((float *)w)[i] = em_f8_to_f32(s8[i], sdt);
+        else
+            for (size_t i = 0; i < n; i++) ((uint8_t *)w)[i] = (uint8_t)em_int4_value(s8[i], sdt);
+        if (wdt == ddt) { memcpy(dst, w, n * em_dtype_size(wdt)); return EDGEML_OK; }
+        return convert(c, w, wdt, dst, ddt, n, saturate);
+    }
+    uint8_t *d8 = dst;
+    bool via_float = em_dtype_is_float8(ddt) || em_dtype_is_float(sdt) || sdt == EDGEML_STRING;
+    if (via_float) {
+        const float *f = src;
+        if (sdt != EDGEML_FLOAT) {
+            float *w = em_scratch(c, n * sizeof(float));
+            if (!w) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+            edgeml_status st = convert(c, src, sdt, w, EDGEML_FLOAT, n, saturate);
+            if (st) return st;
+            f = w;
+        }
+        if (em_dtype_is_float8(ddt))
+            for (size_t i = 0; i < n; i++) d8[i] = em_f32_to_f8(f[i], ddt, saturate);
+        else
+            for (size_t i = 0; i < n; i++) d8[i] = em_f32_to_int4(f[i], ddt);
+        return EDGEML_OK;
+    }
+    /* integers and bool -> 4 bits */
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = sdt == EDGEML_UINT64 ? (int64_t)(((const uint64_t *)src)[i] & 15)
+                                         : em_get_i64(src, sdt, i);
+        em_set_i64(dst, ddt, i, v);
+    }
+    return EDGEML_OK;
+}
+
 edgeml_status ew_convert(em_kctx *c, const void *src, int sdt, void *dst, int ddt, size_t n)
+{
+    return convert(c, src, sdt, dst, ddt, n, true);
+}
+
+static edgeml_status convert(em_kctx *c, const void *src, int sdt, void *dst, int ddt, size_t n,
+                             bool saturate)
 {
     if (n == 0) return EDGEML_OK;
     if (sdt == ddt) {
         memcpy(dst, src, n * em_dtype_size(sdt));
         return EDGEML_OK;
     }
+    if (em_dtype_is_float8(sdt) || em_dtype_is_int4(sdt) || em_dtype_is_float8(ddt) ||
+        em_dtype_is_int4(ddt))
+        return convert_narrow(c, src, sdt, dst, ddt, n, saturate);
     if (sdt == EDGEML_STRING) return from_string(c, src, dst, ddt, n);
     if (ddt == EDGEML_STRING) return to_string(c, src, sdt, dst, n);
     if (cast_numeric(src, sdt, dst, ddt, n))
@@ -321,11 +382,15 @@ static const struct { const char *name; int dt; } dtype_names[] = {
     {"COMPLEX64", 14}, {"COMPLEX128", 15},
 };
 
+/* node->state of Cast and CastLike */
+typedef struct cast_state {
+    int to;          /* Cast only */
+    bool saturate;   /* Cast-19 / CastLike-19: float8 targets */
+} cast_state;
+
 /* 0 when ok, else the status to report (message in *why). */
 static edgeml_status check_target(int64_t to, const char **why)
 {
-    if (to >= 17 && to <= 20) { *why = "float8 types are not supported"; return EDGEML_E_UNSUPPORTED; }
-    if (to == 21 || to == 22) { *why = "4-bit integer types are not supported"; return EDGEML_E_UNSUPPORTED; }
     if (to == 14 || to == 15) { *why = "complex types are not supported"; return EDGEML_E_UNSUPPORTED; }
     if (to <= 0 || to > 22 || em_dtype_size((int)to) == 0) { *why = "unknown target dtype"; return EDGEML_E_MODEL; }
     return EDGEML_OK;
@@ -333,9 +398,15 @@ static edgeml_status check_target(int64_t to, const char **why)
 
 edgeml_status ew_cast_prepare(em_node *n, edgeml_error *err)
 {
-    int *s = malloc(sizeof *s);
+    cast_state *s = malloc(sizeof *s);
     if (!s) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory");
-    *s = 0;
+    s->to = 0;
+    int64_t sat = n->opset >= 19 ? em_attr_int(n, "saturate", 1) : 1;
+    if (sat != 0 && sat != 1) {
+        free(s);
+        return em_node_fail(n, err, EDGEML_E_MODEL, "saturate must be 0 or 1, got %lld", (long long)sat);
+    }
+    s->saturate = sat != 0;
     if (strcmp(n->op_type, "CastLike") == 0) { n->state = s; return EDGEML_OK; }
     const em_attr *a = em_attr_get(n, "to");
     int64_t to = -1;
@@ -361,7 +432,7 @@ edgeml_status ew_cast_prepare(em_node *n, edgeml_error *err)
         free(s);
         return em_node_fail(n, err, st, "%s (to=%lld)", why, (long long)to);
     }
-    *s = (int)to;
+    s->to = (int)to;
     n->state = s;
     return EDGEML_OK;
 }
@@ -386,6 +457,7 @@ static edgeml_status to_bf16_truncate(em_kctx *c, const void *src, int sdt, uint
 
 static edgeml_status cast_to(em_kctx *c, const em_tensor *x, int to)
 {
+    const cast_state *s = c->node->state;
     if (!ew_dtype_known(x->dtype))
         return em_fail(c, EDGEML_E_UNSUPPORTED, "unsupported input dtype %s",
                        em_dtype_name(x->dtype));
@@ -393,14 +465,14 @@ static edgeml_status cast_to(em_kctx *c, const em_tensor *x, int to)
     if (!y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     if (to == EDGEML_BFLOAT16 && x->dtype != EDGEML_BFLOAT16 && em_opset(c) < 19)
         return to_bf16_truncate(c, x->data, x->dtype, y->data, em_numel(x));
-    return ew_convert(c, x->data, x->dtype, y->data, to, em_numel(x));
+    return convert(c, x->data, x->dtype, y->data, to, em_numel(x), s->saturate);
 }
 
 edgeml_status ew_cast_run(em_kctx *c)
 {
     const em_tensor *x = em_in(c, 0);
     EM_CHECK(c, x, "input is missing or not a tensor");
-    return cast_to(c, x, *(const int *)c->node->state);
+    return cast_to(c, x, ((const cast_state *)c->node->state)->to);
 }
 
 edgeml_status ew_castlike_run(em_kctx *c)

@@ -1,9 +1,17 @@
-/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear. */
+/* QuantizeLinear, DequantizeLinear (per tensor, per axis, blocked; 8/16-bit and
+ * 4-bit integers, float8), DynamicQuantizeLinear. */
 #include "nn.h"
 
 #define RET_OOM(c) return ((c)->err->code ? (c)->err->code : EDGEML_E_NOMEM)
 
-static bool is_float8(int dt) { return dt >= 17 && dt <= 20; }
+static bool is_float8(int dt) { return em_dtype_is_float8(dt); }
+
+/* The quantized types QuantizeLinear may produce (and DequantizeLinear read, with int32). */
+static bool q_type_ok(int dt)
+{
+    return dt == EDGEML_UINT8 || dt == EDGEML_INT8 || dt == EDGEML_UINT16 || dt == EDGEML_INT16 ||
+           is_float8(dt) || em_dtype_is_int4(dt);
+}
 
 /* How scale/zero point map onto x: per tensor, per axis, or blocked. */
 typedef struct qmap {
@@ -43,7 +51,7 @@ static edgeml_status qmap_make(em_kctx *c, const em_tensor *x, const em_tensor *
     }
     EM_CHECK(c, s->rank == x->rank, "blocked scale must have the rank of x");
     for (int i = 0; i < x->rank; i++) {
-        int64_t want = i == axis ? (x->dims[i] + block - 1) / block : x->dims[i];
+        int64_t want = i != axis ? x->dims[i] : x->dims[i] ? (x->dims[i] - 1) / block + 1 : 0;
         EM_CHECK(c, s->dims[i] == want, "blocked scale shape %s does not match x %s with block_size %lld",
                  em_shape_str(s->rank, s->dims, b1, sizeof b1), em_shape_str(x->rank, x->dims, b2, sizeof b2),
                  (long long)block);
@@ -69,31 +77,41 @@ NN_OP(quantize)
     EM_CHECK(c, X && S, "missing input x or y_scale");
     EM_CHECK(c, nn_is_fp(X->dtype) || X->dtype == EDGEML_INT32, "unsupported x dtype %s", em_dtype_name(X->dtype));
     EM_CHECK(c, nn_is_fp(S->dtype), "y_scale must be floating point");
-    int ydt = EDGEML_UINT8;
-    if (Z) ydt = Z->dtype;
-    else if (c->node->opset >= 21) {
-        int64_t od = em_attr_int(c->node, "output_dtype", 0);
-        if (od) ydt = (int)od;
-    }
-    if (is_float8(ydt) || ydt == 21 || ydt == 22)
-        return em_fail(c, EDGEML_E_UNSUPPORTED, "quantization to %s is not supported",
-                       ydt == 21 ? "uint4" : ydt == 22 ? "int4" : "float8");
-    EM_CHECK(c, ydt == EDGEML_UINT8 || ydt == EDGEML_INT8 || ydt == EDGEML_UINT16 || ydt == EDGEML_INT16,
-             "unsupported output dtype %s", em_dtype_name(ydt));
-    if (Z && c->node->opset >= 21) {
-        int64_t od = em_attr_int(c->node, "output_dtype", 0);
-        EM_CHECK(c, od == 0 || od == ydt, "output_dtype differs from the zero point dtype");
-    }
+    int64_t od = c->node->opset >= 21 ? em_attr_int(c->node, "output_dtype", 0) : 0;
+    int ydt = Z ? Z->dtype : od ? (int)od : EDGEML_UINT8;
+    EM_CHECK(c, !Z || od == 0 || od == ydt, "output_dtype %lld differs from the zero point dtype %s",
+             (long long)od, em_dtype_name(ydt));
+    EM_CHECK(c, q_type_ok(ydt), "unsupported output dtype %s (%d)", em_dtype_name(ydt), ydt);
+    EM_CHECK(c, c->node->opset >= 19 || !is_float8(ydt), "float8 output needs opset 19");
+    EM_CHECK(c, c->node->opset >= 21 || !(em_dtype_is_int4(ydt) || ydt == EDGEML_INT16 || ydt == EDGEML_UINT16),
+             "%s output needs opset 21", em_dtype_name(ydt));
+    int64_t sat = c->node->opset >= 19 ? em_attr_int(c->node, "saturate", 1) : 1;
+    EM_CHECK(c, sat == 0 || sat == 1, "saturate must be 0 or 1, got %lld", (long long)sat);
     qmap m;
     edgeml_status st = qmap_make(c, X, S, Z, &m);
     if (st) return st;
     em_tensor *Y = em_out(c, 0, ydt, X->rank, X->dims);
     if (!Y) RET_OOM(c);
     size_t n = em_numel(X);
+    bool wide = X->dtype == EDGEML_INT32 || X->dtype == EDGEML_DOUBLE || S->dtype == EDGEML_DOUBLE;
+    if (is_float8(ydt)) {
+        /* y = float8(x / scale + zero point), rounded to nearest even, saturated or not */
+        uint8_t *y = Y->data;
+        for (size_t i = 0; i < n; i++) {
+            size_t q = qidx(&m, i);
+            float v = wide ? (float)(em_get_f64(X->data, X->dtype, i) / em_get_f64(S->data, S->dtype, q))
+                           : (float)em_get_f64(X->data, X->dtype, i) / (float)em_get_f64(S->data, S->dtype, q);
+            if (Z) v += em_f8_to_f32(((const uint8_t *)Z->data)[q], ydt);
+            y[i] = em_f32_to_f8(v, ydt, sat != 0);
+        }
+        return EDGEML_OK;
+    }
+    bool i4 = em_dtype_is_int4(ydt);
+    double lo4 = ydt == EDGEML_INT4 ? -8 : 0, hi4 = ydt == EDGEML_INT4 ? 7 : 15;
     for (size_t i = 0; i < n; i++) {
         size_t q = qidx(&m, i);
         double v;
-        if (X->dtype == EDGEML_INT32 || X->dtype == EDGEML_DOUBLE || S->dtype == EDGEML_DOUBLE)
+        if (wide)
             v = em_get_f64(X->data, X->dtype, i) / em_get_f64(S->data, S->dtype, q);
         else {
             float xv = X->dtype == EDGEML_FLOAT ? ((const float *)X->data)[i] : (float)em_get_f64(X->data, X->dtype, i);
@@ -102,7 +120,12 @@ NN_OP(quantize)
         }
         v = nn_rne(v);
         if (Z) v += (double)em_get_i64(Z->data, Z->dtype, q);
-        nn_sat_store(Y->data, ydt, i, v);
+        if (i4) {
+            v = v != v ? 0 : v < lo4 ? lo4 : v > hi4 ? hi4 : v;
+            ((uint8_t *)Y->data)[i] = (uint8_t)(int8_t)v;
+        } else {
+            nn_sat_store(Y->data, ydt, i, v);
+        }
     }
     return EDGEML_OK;
 }
@@ -111,11 +134,8 @@ NN_OP(dequantize)
 {
     const em_tensor *X = em_in(c, 0), *S = em_in(c, 1), *Z = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
     EM_CHECK(c, X && S, "missing input x or x_scale");
-    if (is_float8(X->dtype) || X->dtype == 21 || X->dtype == 22)
-        return em_fail(c, EDGEML_E_UNSUPPORTED, "dequantization of this dtype is not supported");
-    EM_CHECK(c, X->dtype == EDGEML_INT8 || X->dtype == EDGEML_UINT8 || X->dtype == EDGEML_INT32 ||
-                    X->dtype == EDGEML_INT16 || X->dtype == EDGEML_UINT16,
-             "unsupported x dtype %s", em_dtype_name(X->dtype));
+    EM_CHECK(c, q_type_ok(X->dtype) || X->dtype == EDGEML_INT32, "unsupported x dtype %s (%d)",
+             em_dtype_name(X->dtype), X->dtype);
     EM_CHECK(c, nn_is_fp(S->dtype), "x_scale must be floating point");
     if (Z) EM_CHECK(c, Z->dtype == X->dtype, "zero point dtype %s differs from x", em_dtype_name(Z->dtype));
     qmap m;
@@ -129,8 +149,17 @@ NN_OP(dequantize)
     em_tensor *Y = em_out(c, 0, S->dtype, X->rank, X->dims);
     if (!Y) RET_OOM(c);
     size_t n = em_numel(X);
+    bool f8 = is_float8(X->dtype);
     for (size_t i = 0; i < n; i++) {
         size_t q = qidx(&m, i);
+        if (f8) {
+            /* (x - zero point) * scale in float32 */
+            const uint8_t *x8 = X->data;
+            float d = em_f8_to_f32(x8[i], X->dtype) - (Z ? em_f8_to_f32(((const uint8_t *)Z->data)[q], X->dtype) : 0.f);
+            if (S->dtype == EDGEML_DOUBLE) ((double *)Y->data)[i] = (double)d * ((const double *)S->data)[q];
+            else em_set_f64(Y->data, S->dtype, i, d * (float)em_get_f64(S->data, S->dtype, q));
+            continue;
+        }
         int64_t d = em_get_i64(X->data, X->dtype, i) - (Z ? em_get_i64(Z->data, Z->dtype, q) : 0);
         if (S->dtype == EDGEML_DOUBLE)
             ((double *)Y->data)[i] = (double)d * ((const double *)S->data)[q];

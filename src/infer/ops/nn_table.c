@@ -3,11 +3,14 @@
 
 #define R(op, since, prep, run) {"", op, since, prep, run, NULL}
 
+NN_PREP(deform); NN_OP(deform); /* nn_deform.c */
+
 const em_op_entry em_ops_nn[] = {
     {"", "Conv", 1, nn_conv_prepare, nn_conv_run, nn_conv_free, nn_conv_reshape},
     R("ConvInteger", 10, nn_qconv_prepare, nn_conv_integer_run),
     R("QLinearConv", 10, nn_qconv_prepare, nn_qlinear_conv_run),
     R("ConvTranspose", 1, nn_convt_prepare, nn_convt_run),
+    R("DeformConv", 19, nn_deform_prepare, nn_deform_run),
     R("AveragePool", 1, nn_pool_prepare, nn_avgpool_run),
     R("MaxPool", 1, nn_pool_prepare, nn_maxpool_run),
     R("LpPool", 1, nn_pool_prepare, nn_lppool_run),
