@@ -116,6 +116,22 @@ edgeml_status nn_conv_ref_run(em_kctx *c);
 edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
                             int64_t *odims, int64_t *pgroup);
 NN_PREP(convt); NN_OP(convt);
+/* Batched MatMul layout (nn_matmul.c): numpy broadcasting of the batch dims. */
+typedef struct mm_plan {
+    size_t M, K, N, batch;
+    size_t *aoff, *boff;   /* per batch: element offsets of the A and B matrices (scratch) */
+    bool fold;             /* B has no batch: A's batches fold into M (single GEMM) */
+    int orank;
+    int64_t odims[EM_MAX_RANK];
+} mm_plan;
+edgeml_status mm_plan_make(em_kctx *c, const em_tensor *A, const em_tensor *B, mm_plan *p);
+/* MatMul and Gemm: float32 fast paths in nn_matmul_fast.c, references in nn_matmul.c. */
+NN_PREP(matmul); NN_PREP(gemm);
+edgeml_status nn_matmul_reshape(em_kctx *c, void **rs, size_t *ws);
+edgeml_status nn_gemm_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_mm_free(void *state);
+edgeml_status nn_matmul_ref_run(em_kctx *c);
+edgeml_status nn_gemm_ref_run(em_kctx *c);
 NN_PREP(pool); NN_OP(avgpool); NN_OP(maxpool); NN_OP(lppool);
 NN_OP(gavgpool); NN_OP(gmaxpool); NN_OP(glppool); NN_OP(maxunpool); NN_OP(maxroipool);
 NN_OP(batchnorm); NN_OP(instnorm); NN_OP(layernorm); NN_OP(groupnorm); NN_OP(lrn); NN_OP(mvn);

@@ -3,16 +3,8 @@
 
 #define RET_OOM(c) return ((c)->err->code ? (c)->err->code : EDGEML_E_NOMEM)
 
-/* ---- batched matmul planning ------------------------------------------- */
-typedef struct mm_plan {
-    size_t M, K, N, batch;
-    size_t *aoff, *boff;   /* per batch: element offsets of the A and B matrices */
-    bool fold;             /* B has no batch: A's batches fold into M (single GEMM) */
-    int orank;
-    int64_t odims[EM_MAX_RANK];
-} mm_plan;
-
-static edgeml_status mm_plan_make(em_kctx *c, const em_tensor *A, const em_tensor *B, mm_plan *p)
+/* ---- batched matmul planning (mm_plan: nn.h) ---------------------------- */
+edgeml_status mm_plan_make(em_kctx *c, const em_tensor *A, const em_tensor *B, mm_plan *p)
 {
     EM_CHECK(c, A->rank >= 1 && B->rank >= 1, "MatMul inputs must have rank >= 1");
     int ra = A->rank, rb = B->rank;
@@ -136,7 +128,7 @@ static edgeml_status matmul_body(em_kctx *c)
     return EDGEML_OK;
 }
 
-NN_OP(matmul) { return em_run_fused(c, matmul_body); }
+edgeml_status nn_matmul_ref_run(em_kctx *c) { return em_run_fused(c, matmul_body); }
 
 static edgeml_status gemm_body(em_kctx *c)
 {
@@ -215,7 +207,7 @@ static edgeml_status gemm_body(em_kctx *c)
     return EDGEML_OK;
 }
 
-NN_OP(gemm) { return em_run_fused(c, gemm_body); }
+edgeml_status nn_gemm_ref_run(em_kctx *c) { return em_run_fused(c, gemm_body); }
 
 /* Integer matmul accumulation shared by MatMulInteger and QLinearMatMul:
  * acc[b, i, j] = sum_k (A - azp[i]) * (B - bzp[j]), int32 wrapping accumulation

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""MatMul and Gemm fast paths vs the reference kernels, through `edgeml infer`.
+
+Usage: test_matmul_fast.py EDGEML_BIN
+
+Random MatMul models (1-D..4-D operands with numpy batch broadcasting, B as a
+constant initializer or a graph input) and Gemm models (transA/transB, alpha,
+beta, C absent / scalar / [N] / [1,N] / [M,1] / [M,N], B constant or not), each
+run with the fast paths (default and EDGEML_CPU=avx2) at 1 and 2 threads and with
+EDGEML_CPU=reference. Outputs must agree within float tolerance and not depend on
+the thread count. Prints 'N passed, N failed'.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:
+    print("test_matmul_fast: python3-onnx is not installed: skipped")
+    sys.exit(77)
+
+BIN = sys.argv[1]
+rng = np.random.default_rng(4242)
+passed = failed = 0
+
+
+def run(model, inputs, cpu, threads, out):
+    cmd = [BIN, "infer", model, "--output-dir", out, "--threads", str(threads)]
+    for k, f in inputs.items():
+        cmd += ["--input", "%s=%s" % (k, f)]
+    env = dict(os.environ)
+    env.pop("EDGEML_CPU", None)
+    if cpu:
+        env["EDGEML_CPU"] = cpu
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode:
+        return None, r.stderr.strip()
+    return np.load(os.path.join(out, "y.npy")), ""
+
+
+def check(i, tmp, node, feeds, consts, desc):
+    global passed, failed
+    ins = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in feeds.items()]
+    inits = [numpy_helper.from_array(v, k) for k, v in consts.items()]
+    g = helper.make_graph([node], "g", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = os.path.join(tmp, "m%d.onnx" % i)
+    onnx.save(m, path)
+    inputs = {}
+    for k, v in feeds.items():
+        inputs[k] = os.path.join(tmp, "%s%d.npy" % (k, i))
+        np.save(inputs[k], v)
+    ref, err = run(path, inputs, "reference", 1, os.path.join(tmp, "r%d" % i))
+    if ref is None:
+        failed += 1
+        print("FAIL %s: reference failed: %s" % (desc, err))
+        return
+    outs = {}
+    for lv in (None, "avx2"):
+        for th in (1, 2):
+            y, err = run(path, inputs, lv, th, os.path.join(tmp, "f%d_%s_%d" % (i, lv, th)))
+            if y is None or y.shape != ref.shape:
+                failed += 1
+                print("FAIL %s cpu=%s threads=%d: %s" % (desc, lv, th, err or "shape %s vs %s" % (y.shape, ref.shape)))
+                return
+            tol = 1e-4 * max(1.0, float(np.abs(ref).max(initial=0))) + 1e-4 * np.abs(ref)
+            if not np.all(np.abs(y - ref) <= tol):
+                failed += 1
+                print("FAIL %s cpu=%s threads=%d: max err %g" % (desc, lv, th, float(np.abs(y - ref).max())))
+                return
+            outs[(lv, th)] = y
+    for lv in (None, "avx2"):
+        if not np.array_equal(outs[(lv, 1)], outs[(lv, 2)]):
+            failed += 1
+            print("FAIL %s cpu=%s: threads change the result" % (desc, lv))
+            return
+    passed += 1
+
+
+def r(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    n = int(os.environ.get("EDGEML_MM_CASES", "60"))
+    for i in range(n):
+        M, K, N = (int(rng.integers(1, 70)) for _ in range(3))
+        if rng.random() < 0.2:
+            M, K, N = int(rng.integers(100, 300)), int(rng.integers(100, 600)), int(rng.integers(100, 300))
+        kind = rng.integers(0, 5)
+        if kind == 0:
+            a, b = r(M, K), r(K, N)
+        elif kind == 1:
+            a, b = r(int(rng.integers(1, 4)), M, K), r(K, N)
+        elif kind == 2:
+            bt = int(rng.integers(1, 4))
+            a, b = r(bt, M, K), r(bt, K, N)
+        elif kind == 3:
+            a, b = r(2, 1, M, K), r(3, K, N)
+        else:
+            a, b = r(K), r(K, N)
+        const_b = rng.random() < 0.6
+        feeds = {"a": a} if const_b else {"a": a, "b": b}
+        consts = {"b": b} if const_b else {}
+        check(i, tmp, helper.make_node("MatMul", ["a", "b"], ["y"]), feeds, consts,
+              "MatMul case %d a%s b%s const_b=%s" % (i, a.shape, b.shape, const_b))
+    for i in range(n, 2 * n):
+        M, K, N = (int(rng.integers(1, 90)) for _ in range(3))
+        ta, tb = int(rng.integers(0, 2)), int(rng.integers(0, 2))
+        alpha = float(rng.choice([1.0, 1.0, 0.5]))
+        beta = float(rng.choice([1.0, 1.0, 2.0, 0.0]))
+        a = r(K, M) if ta else r(M, K)
+        b = r(N, K) if tb else r(K, N)
+        cshape = [None, (), (N,), (1, N), (M, 1), (M, N)][int(rng.integers(0, 6))]
+        names = ["a", "b"]
+        consts = {}
+        feeds = {"a": a}
+        if rng.random() < 0.7:
+            consts["b"] = b
+        else:
+            feeds["b"] = b
+        if cshape is not None:
+            consts["c"] = r(*cshape) if cshape else np.array(rng.standard_normal(), dtype=np.float32)
+            names.append("c")
+        node = helper.make_node("Gemm", names, ["y"], transA=ta, transB=tb, alpha=alpha, beta=beta)
+        check(i, tmp, node, feeds, consts, "Gemm case %d M=%d K=%d N=%d ta=%d tb=%d alpha=%g beta=%g C=%s"
+              % (i, M, K, N, ta, tb, alpha, beta, cshape))
+print("matmul_fast: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
