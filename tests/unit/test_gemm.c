@@ -120,12 +120,12 @@ static void one(const em_sgemm_kernel *k, em_tpool *pool, size_t M, size_t N, si
 int main(void)
 {
     em_tpool *pool = em_tpool_create(2);
-    em_cpu_level levels[] = {EM_CPU_REFERENCE, EM_CPU_AVX2, EM_CPU_AVX512, EM_CPU_NEON};
+    const em_sgemm_kernel *const *all = em_sgemm_kernels_all();
     int tested = 0;
-    for (size_t li = 0; li < sizeof levels / sizeof levels[0]; li++) {
-        const em_sgemm_kernel *k = em_sgemm_kernel_for(levels[li]);
-        if (!k || !em_cpu_has(levels[li])) {
-            printf("gemm: level %s not available on this CPU/build: skipped\n", em_cpu_level_name(levels[li]));
+    for (size_t li = 0; all[li]; li++) {
+        const em_sgemm_kernel *k = all[li];
+        if (!em_cpu_has(k->level)) {
+            printf("gemm: %s not available on this CPU: skipped\n", k->name);
             continue;
         }
         tested++;

@@ -51,6 +51,12 @@ typedef struct em_sgemm_kernel {
 
 /* The kernel for the level in use (em_cpu_level_get), chosen once. */
 const em_sgemm_kernel *em_sgemm_kernel_get(void);
+/* The kernel for a product with M rows when A is prepacked (select step at
+ * prepare): the one that wastes fewest rows, given how M is usually tied to
+ * N in CNNs (narrow layers are the wide-image ones). */
+const em_sgemm_kernel *em_sgemm_kernel_for_m(size_t M);
+/* Every kernel the build has for a level (tests), NULL-terminated. */
+const em_sgemm_kernel *const *em_sgemm_kernels_all(void);
 /* The kernel for a given level (tests); NULL when the build has none. */
 const em_sgemm_kernel *em_sgemm_kernel_for(em_cpu_level l);
 
@@ -107,6 +113,8 @@ void em_sgemm_ukernel_6x16__avx2(size_t, const float *, const float *, float *, 
                                  size_t, const em_gemm_epi *);
 void em_sgemm_ukernel_14x32__avx512(size_t, const float *, const float *, float *, size_t,
                                     size_t, size_t, const em_gemm_epi *);
+void em_sgemm_ukernel_8x48__avx512(size_t, const float *, const float *, float *, size_t,
+                                   size_t, size_t, const em_gemm_epi *);
 void em_sgemm_ukernel_8x12__neon(size_t, const float *, const float *, float *, size_t, size_t,
                                  size_t, const em_gemm_epi *);
 

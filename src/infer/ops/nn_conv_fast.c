@@ -65,8 +65,8 @@ NN_PREP(conv)
         s->wdw = W->data;
         return EDGEML_OK;
     }
-    const em_sgemm_kernel *k = em_sgemm_kernel_get();
     size_t Mg = (size_t)(M / group), K = (size_t)(Cg * kh * kw);
+    const em_sgemm_kernel *k = em_sgemm_kernel_for_m(Mg);
     size_t per = em_sgemm_packed_a_size(k, Mg, K), total;
     if (__builtin_mul_overflow(per, (size_t)group, &total) || total > ((size_t)1 << 34))
         return EDGEML_OK;
