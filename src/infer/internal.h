@@ -259,6 +259,10 @@ long em_attr_floats(const em_node *n, const char *name, const float **out);
 /* A constant input known at load (initializer or folded), else NULL. Lets
  * prepare() pack weights or read shapes once. */
 const em_tensor *em_node_const_input(const em_node *n, int i);
+/* After prepare packed constant input i into its own layout: drops the
+ * original's resident pages when they are a read-only mapping of the model
+ * file (read back from the file if anything else touches them). */
+void em_node_release_const(const em_node *n, int i);
 
 /* Error from prepare(): "node 'name' (Op, opset N): <msg>". Returns code. */
 edgeml_status em_node_fail(const em_node *n, edgeml_error *err, edgeml_status code,

@@ -30,7 +30,13 @@ typedef struct em_pb_ctx {
     em_mapping *maps;          /* external data mappings (realloc'd) */
     size_t n_maps;
     int depth;
+    const uint8_t *own_lo, *own_hi; /* the model file as edgeml mapped it (NULL: a caller's buffer) */
 } em_pb_ctx;
+
+/* Drops the resident pages wholly inside [p, p + n) of a read-only file
+ * mapping of edgeml's own: a copy (or a packed layout) replaced their use;
+ * they are read back from the file if anything touches them again. */
+void em_release_mapped(const void *p, size_t n);
 
 typedef struct em_opset_import {
     const char *domain;

@@ -592,7 +592,8 @@ static int cmp_count(const void *a, const void *b)
 static edgeml_status load_buffer(struct edgeml_model *m, const uint8_t *buf, size_t len, const char *dir,
                                  const edgeml_load_options *opts, edgeml_error *err)
 {
-    em_pb_ctx pc = { .arena = &m->arena, .err = err, .base_dir = dir };
+    em_pb_ctx pc = { .arena = &m->arena, .err = err, .base_dir = dir,
+                     .own_lo = m->map ? buf : NULL, .own_hi = m->map ? buf + len : NULL };
     edgeml_status st = em_pb_parse_model(&pc, buf, len, &m->pb);
     m->maps = pc.maps;
     m->n_maps = pc.n_maps;
@@ -819,6 +820,33 @@ EDGEML_API void edgeml_model_get_info(const edgeml_model *m, edgeml_model_info *
 }
 
 const em_graph *em_model_graph(const edgeml_model *m) { return m->graph; }
+
+void em_release_mapped(const void *p, size_t n)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+void em_node_release_const(const em_node *n, int i)
+{
+    const em_tensor *t = em_node_const_input(n, i);
+    if (!t || !t->data) return;
+    const edgeml_model *m = n->graph ? n->graph->model : NULL;
+    const uint8_t *d = t->data;
+    size_t nb = em_nbytes(t);
+    if (!m) return;
+    if (m->map && d >= (const uint8_t *)m->map && d + nb <= (const uint8_t *)m->map + m->map_len) {
+        em_release_mapped(d, nb);
+        return;
+    }
+    for (size_t k = 0; k < m->n_maps; k++) {
+        const uint8_t *lo = m->maps[k].addr;
+        if (d >= lo && d + nb <= lo + m->maps[k].len) { em_release_mapped(d, nb); return; }
+    }
+}
 
 EDGEML_API const char *edgeml_version(void) { return "0.1.0"; }
 

@@ -439,6 +439,9 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
             t->data = em_arena_alloc(c->arena, nbytes ? nbytes : 1);
             if (!t->data) return EDGEML_E_NOMEM;
             memcpy(t->data, raw.s, nbytes);
+            /* The copy replaces the mapped original: do not keep both resident. */
+            if (c->own_lo && raw.s >= c->own_lo && raw.s + nbytes <= c->own_hi)
+                em_release_mapped(raw.s, nbytes);
         }
         return EDGEML_OK;
     }

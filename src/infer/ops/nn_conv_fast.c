@@ -78,6 +78,7 @@ NN_PREP(conv)
     s->k = k;
     s->packed_stride = per;
     s->kind = CONV_GEMM;
+    em_node_release_const(n, 1); /* the packed copy replaces the mapped weights */
     return EDGEML_OK;
 }
 

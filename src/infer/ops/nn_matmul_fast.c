@@ -37,6 +37,7 @@ static edgeml_status prepack(em_node *n, bool trans, edgeml_error *err)
     if (!s->bp) { free(s); return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights"); }
     em_sgemm_pack_b(s->k, s->K, s->N, B->data, (size_t)B->dims[1], trans, s->bp);
     n->state = s;
+    em_node_release_const(n, 1); /* the packed copy replaces the mapped weights */
     return EDGEML_OK;
 }
 
