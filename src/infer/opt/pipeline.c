@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+edgeml_status em_opt_attention(em_opt *o);    /* attention.c */
+
 static const em_opt_pass k_passes[] = {
     {"noop", em_opt_noop},                   /* Identity, Dropout, Cast, Reshape chains, Transpose pairs */
     {"bn_fold", em_opt_bn_fold},             /* BatchNormalization into Conv/ConvTranspose/Gemm */
     {"layernorm", em_opt_layernorm},         /* LayerNorm written as primitives */
+    {"attention", em_opt_attention},         /* softmax attention -> edgeml:Attention */
     {"fuse", em_opt_fuse},                   /* residual Add and activations into their producer */
     {"recognise_act", em_opt_recognise_act}, /* SiLU/GELU/... written as primitives, not fused */
     {"noop", em_opt_noop},                   /* what the rewrites exposed */
