@@ -17,9 +17,11 @@ edgeml_status red_loss_prepare(em_node *node, edgeml_error *err);
 edgeml_status red_nll_run(em_kctx *c);
 edgeml_status red_sce_run(em_kctx *c);
 
-/* red_rnn.c */
+/* red_rnn.c (reference), red_rnn_fast.c (float32 fast path, the entry points) */
 edgeml_status red_rnn_prepare(em_node *node, edgeml_error *err);
 edgeml_status red_rnn_run(em_kctx *c);
+edgeml_status red_rnn_reshape(em_kctx *c, void **rs, size_t *ws);
+void red_rnn_free(void *state);
 
 /* red_resize.c */
 edgeml_status red_resize_prepare(em_node *node, edgeml_error *err);

@@ -1,29 +1,13 @@
-/* RNN (1, 7, 14), GRU (1, 3, 7, 14), LSTM (1, 7, 14). Computed in float32. */
+/* RNN (1, 7, 14), GRU (1, 3, 7, 14), LSTM (1, 7, 14). Computed in float32.
+ * The reference kernel (red_rnn_ref_run) handles every dtype, activation and
+ * clip; red_rnn_fast.c holds the float32 fast path over the GEMM engine. */
 #include "red.h"
+#include "red_rnn.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-enum { CELL_RNN, CELL_GRU, CELL_LSTM };
-enum { ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_AFFINE, ACT_LEAKYRELU, ACT_THRESHRELU,
-       ACT_SCALEDTANH, ACT_HARDSIGMOID, ACT_ELU, ACT_SOFTSIGN, ACT_SOFTPLUS };
 
-typedef struct { int type; float alpha, beta; } red_act;
-
-typedef struct {
-    int cell;
-    int G;          /* gates */
-    int NA;         /* activations per direction */
-    int64_t H;      /* hidden_size, 0 when absent */
-    int dirs;
-    int reverse;    /* direction == "reverse" (single direction) */
-    int layout;
-    int has_clip;
-    float clip;
-    int lbr;        /* GRU linear_before_reset */
-    int input_forget;
-    red_act act[6];
-} red_rnn_state;
 
 static const struct { const char *name; int type; int na, nb; float a, b; } red_act_names[] = {
     {"Relu", ACT_RELU, 0, 0, 0, 0},
@@ -39,7 +23,7 @@ static const struct { const char *name; int type; int na, nb; float a, b; } red_
     {"Softplus", ACT_SOFTPLUS, 0, 0, 0, 0},
 };
 
-edgeml_status red_rnn_prepare(em_node *node, edgeml_error *err)
+edgeml_status red_rnn_ref_prepare(em_node *node, edgeml_error *err)
 {
     red_rnn_state *s = calloc(1, sizeof *s);
     if (!s) return em_node_fail(node, err, EDGEML_E_NOMEM, "out of memory");
@@ -182,7 +166,7 @@ static edgeml_status red_chk_shape(em_kctx *c, const em_tensor *t, const char *n
     return EDGEML_OK;
 }
 
-edgeml_status red_rnn_run(em_kctx *c)
+edgeml_status red_rnn_ref_run(em_kctx *c)
 {
     const red_rnn_state *s = c->node->state;
     int nin = em_n_in(c);
