@@ -1,5 +1,5 @@
 /* Concat, Split. */
-#include "shape.h"
+#include "shape_fast.h"
 
 edgeml_status shape_concat_run(em_kctx *c)
 {
@@ -47,7 +47,8 @@ edgeml_status shape_concat_run(em_kctx *c)
         if (!row) continue;
         const char *s = t->data;
         char *d = (char *)y->data + off;
-        for (size_t o = 0; o < outer; o++) memcpy(d + o * orow, s + o * row, row);
+        if (shape_fast_on()) shape_rows_fast(c, d, orow, s, row, row, outer);
+        else for (size_t o = 0; o < outer; o++) memcpy(d + o * orow, s + o * row, row);
         off += row;
     }
     return EDGEML_OK;
@@ -128,7 +129,8 @@ edgeml_status shape_split_run(em_kctx *c)
         if (row && outer) {
             char *d = y->data;
             const char *s = (const char *)x->data + off;
-            for (size_t o = 0; o < outer; o++) memcpy(d + o * row, s + o * irow, row);
+            if (shape_fast_on()) shape_rows_fast(c, d, row, s, irow, row, outer);
+            else for (size_t o = 0; o < outer; o++) memcpy(d + o * row, s + o * irow, row);
         }
         off += row;
     }

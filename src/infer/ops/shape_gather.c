@@ -1,5 +1,6 @@
 /* Gather, GatherElements, GatherND. */
-#include "shape.h"
+#include "shape_fast.h"
+#include "../pool.h"
 
 static inline int64_t idx_at(const em_tensor *t, size_t i)
 {
@@ -22,6 +23,26 @@ static inline void copy_elem(char *d, size_t di, const char *s, size_t si, size_
     case 4: ((uint32_t *)d)[di] = ((const uint32_t *)s)[si]; break;
     case 8: ((uint64_t *)d)[di] = ((const uint64_t *)s)[si]; break;
     default: memcpy(d + di * es, s + si * es, es);
+    }
+}
+
+/* Gather rows (inner > 1): out row (a, i) = data row (a, ind[i]), indices already checked. */
+typedef struct gather_rows {
+    const char *s;
+    char *o;
+    const em_tensor *ind;
+    size_t ni, row;
+    int64_t dim;
+} gather_rows;
+
+static void gather_units(void *ctx, size_t b, size_t e)
+{
+    const gather_rows *q = ctx;
+    for (size_t u = b; u < e; u++) {
+        size_t a = u / q->ni, i = u % q->ni;
+        int64_t v = idx_at(q->ind, i);
+        if (v < 0) v += q->dim;
+        memcpy(q->o + u * q->row, q->s + (a * (size_t)q->dim + (size_t)v) * q->row, q->row);
     }
 }
 
@@ -59,6 +80,14 @@ edgeml_status shape_gather_run(em_kctx *c)
     const char *s = x->data;
     char *o = y->data;
     size_t row = inner * es;
+    if (inner > 1 && shape_fast_on()) {
+        gather_rows q = {s, o, ind, ni, row, dim};
+        size_t units = outer * ni;
+        int T = c->threads > 1 && c->pool && units * row >= (size_t)256 * 1024 ? c->threads : 1;
+        if (T <= 1) gather_units(&q, 0, units);
+        else em_parallel_for(c->pool, T, units, 1, gather_units, &q);
+        return EDGEML_OK;
+    }
     for (size_t a = 0; a < outer; a++) {
         const char *sb = s + a * (size_t)dim * row;
         if (inner == 1) {

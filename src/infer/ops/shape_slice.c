@@ -1,5 +1,5 @@
 /* Slice (attributes before opset 10, inputs from 10). */
-#include "shape.h"
+#include "shape_fast.h"
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -86,6 +86,6 @@ edgeml_status shape_slice_run(em_kctx *c)
     size_t es = shape_esize(x->dtype);
     int64_t off = 0;
     for (int d = 0; d < r; d++) off += first[d] * xs[d];
-    shape_copy_view(y->data, (const char *)x->data + off * (int64_t)es, es, r, od, vs);
+    shape_view_fast(c, y->data, (const char *)x->data + off * (int64_t)es, es, r, od, vs);
     return EDGEML_OK;
 }

@@ -1,5 +1,5 @@
 /* Transpose, DepthToSpace, SpaceToDepth: strided copies. */
-#include "shape.h"
+#include "shape_fast.h"
 
 #include <stdlib.h>
 
@@ -39,7 +39,7 @@ edgeml_status shape_transpose_run(em_kctx *c)
         s[i] = xs[perm[i]];
     }
     SHAPE_OUT(y, c, 0, x->dtype, r, d);
-    if (em_numel(x)) shape_copy_view(y->data, x->data, shape_esize(x->dtype), r, d, s);
+    if (em_numel(x)) shape_view_fast(c, y->data, x->data, shape_esize(x->dtype), r, d, s);
     return EDGEML_OK;
 }
 
@@ -95,7 +95,7 @@ edgeml_status shape_d2s_run(em_kctx *c)
         vs[3] = b * Co * HW;
         vs[5] = Co * HW;
     }
-    if (em_numel(x)) shape_copy_view(y->data, x->data, shape_esize(x->dtype), 6, vd, vs);
+    if (em_numel(x)) shape_view_fast(c, y->data, x->data, shape_esize(x->dtype), 6, vd, vs);
     return EDGEML_OK;
 }
 
@@ -113,6 +113,6 @@ edgeml_status shape_s2d_run(em_kctx *c)
     /* view of y as [N, b1, b2, C, H', W'] reading x[n, c, h'*b+b1, w'*b+b2] */
     int64_t vd[6] = {N, b, b, C, H / b, W / b};
     int64_t vs[6] = {C * H * W, W, 1, H * W, b * W, b};
-    if (em_numel(x)) shape_copy_view(y->data, x->data, shape_esize(x->dtype), 6, vd, vs);
+    if (em_numel(x)) shape_view_fast(c, y->data, x->data, shape_esize(x->dtype), 6, vd, vs);
     return EDGEML_OK;
 }
