@@ -7,7 +7,8 @@ void em_dw_geom_init(em_dw_geom *g)
 {
     int64_t blocks = (g->OW + EM_DW_BLOCK - 1) / EM_DW_BLOCK;
     /* the last block reads up to (blocks*B - 1)*sw + (kw-1)*dw past column 0 of the padded row */
-    int64_t need_w = (blocks * EM_DW_BLOCK - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    /* stride-2 kernels load pairs of registers: one element past the last tap */
+    int64_t need_w = blocks * EM_DW_BLOCK * g->sw + (g->kw - 1) * g->dw + 1;
     int64_t need_h = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     int64_t w = g->W + g->pw, h = g->H + g->ph;
     g->WP = need_w > w ? need_w : w;
@@ -15,20 +16,48 @@ void em_dw_geom_init(em_dw_geom *g)
     if (g->OH <= 0) g->HP = h;
 }
 
-void em_dw_pad(const em_dw_geom *g, const float *x, float *xp)
+static void fill(float *d, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++) d[i] = v;
+}
+
+void em_dw_pad_with(const em_dw_geom *g, const float *x, float *xp, float v)
 {
     size_t WP = (size_t)g->WP;
     for (int64_t r = 0; r < g->HP; r++) {
         float *d = xp + (size_t)r * WP;
         int64_t ih = r - g->ph;
         if (ih < 0 || ih >= g->H) {
-            memset(d, 0, WP * sizeof(float));
+            if (v == 0.f) memset(d, 0, WP * sizeof(float));
+            else fill(d, WP, v);
             continue;
         }
-        memset(d, 0, (size_t)g->pw * sizeof(float));
+        fill(d, (size_t)g->pw, v);
         memcpy(d + g->pw, x + ih * g->W, (size_t)g->W * sizeof(float));
-        memset(d + g->pw + g->W, 0, (WP - (size_t)(g->pw + g->W)) * sizeof(float));
+        fill(d + g->pw + g->W, WP - (size_t)(g->pw + g->W), v);
     }
+}
+
+void em_dw_pad(const em_dw_geom *g, const float *x, float *xp) { em_dw_pad_with(g, x, xp, 0.f); }
+
+#include "pool2d.h"
+
+em_maxpool_fn em_maxpool_get(void)
+{
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (em_cpu_has(EM_CPU_AVX512)) return em_maxpool_plane__avx512;
+    if (em_cpu_has(EM_CPU_AVX2)) return em_maxpool_plane__avx2;
+#endif
+    return NULL;
+}
+
+em_avgpool_fn em_avgpool_get(void)
+{
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (em_cpu_has(EM_CPU_AVX512)) return em_avgpool_plane__avx512;
+    if (em_cpu_has(EM_CPU_AVX2)) return em_avgpool_plane__avx2;
+#endif
+    return NULL;
 }
 
 em_dwconv_fn em_dwconv_for(em_cpu_level l)

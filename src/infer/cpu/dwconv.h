@@ -25,6 +25,8 @@ typedef struct em_dw_geom {
 void em_dw_geom_init(em_dw_geom *g);
 /* Copies plane x (H x W) into xp (HP x WP) with zeros around. */
 void em_dw_pad(const em_dw_geom *g, const float *x, float *xp);
+/* Same with another value around (pooling: -inf). */
+void em_dw_pad_with(const em_dw_geom *g, const float *x, float *xp, float v);
 
 /* y[OH x OW] = bias + conv(xp, w[kh x kw]) (+ res, when not NULL); xp from em_dw_pad. */
 typedef void (*em_dwconv_fn)(const em_dw_geom *g, const float *xp, const float *w, float bias,

@@ -1,5 +1,6 @@
 /* AveragePool, MaxPool, LpPool, Global{Average,Max,Lp}Pool, MaxUnpool, MaxRoiPool. */
 #include "nn.h"
+#include "../cpu/pool2d.h"
 #include "../cpu/vmath.h"
 #include "../pool.h"
 
@@ -171,6 +172,78 @@ static void poolf_planes(void *ctx, size_t b, size_t e)
     }
 }
 
+/* ---- 2-D float pooling on padded planes (cpu/pool2d.h) ---- */
+typedef struct pool2d_job {
+    int kind;
+    em_dw_geom dg;
+    const float *x, *rowc, *colc;
+    float *y;
+    uint8_t *ws;
+    size_t slot, planes, tasks, in_sz, out_sz;
+    em_maxpool_fn mx;
+    em_avgpool_fn av;
+} pool2d_job;
+
+static void pool2d_tasks(void *ctx, size_t tb, size_t te)
+{
+    const pool2d_job *J = ctx;
+    for (size_t t = tb; t < te; t++) {
+        float *xp = (float *)(J->ws + t * J->slot);
+        size_t b = J->planes / J->tasks * t + (t < J->planes % J->tasks ? t : J->planes % J->tasks);
+        size_t e = b + J->planes / J->tasks + (t < J->planes % J->tasks ? 1 : 0);
+        for (size_t i = b; i < e; i++) {
+            em_dw_pad_with(&J->dg, J->x + i * J->in_sz, xp, J->kind == POOL_MAX ? NAN : 0.f);
+            if (J->kind == POOL_MAX) J->mx(&J->dg, xp, J->rowc, J->colc, J->y + i * J->out_sz);
+            else J->av(&J->dg, xp, J->rowc, J->colc, J->y + i * J->out_sz);
+        }
+    }
+}
+
+/* Cells of each window row (or column) that count: inside the input, or inside
+ * the padded extent with count_include_pad. */
+static void pool_counts(int64_t n_out, int64_t s, int64_t p0, int64_t k, int64_t d, int64_t in,
+                        int64_t pend, bool incl, float *out)
+{
+    for (int64_t o = 0; o < n_out; o++) {
+        int64_t cnt = 0;
+        for (int64_t j = 0; j < k; j++) {
+            int64_t i = o * s - p0 + j * d;
+            if (incl ? (i >= -p0 && i < in + pend) : (i >= 0 && i < in)) cnt++;
+        }
+        out[o] = (float)cnt;
+    }
+}
+
+/* True when it ran (or failed with the error set); false: not for this CPU. */
+static bool pool2d_fast(em_kctx *c, int kind, const pool_state *ps, const nn_geom *g, size_t planes,
+                        const float *x, float *y)
+{
+    pool2d_job J = {.kind = kind, .x = x, .y = y, .planes = planes};
+    J.mx = em_maxpool_get();
+    J.av = em_avgpool_get();
+    if (!J.mx || !J.av || g->k[0] <= 0 || g->k[1] <= 0) return false;
+    J.dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], g->k[0], g->k[1], g->s[0], g->s[1],
+                        g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0};
+    em_dw_geom_init(&J.dg);
+    J.in_sz = g->in_sz;
+    J.out_sz = g->out_sz;
+    J.tasks = (size_t)c->threads < planes ? (size_t)c->threads : planes;
+    if (J.tasks < 1) J.tasks = 1;
+    J.slot = ((size_t)(J.dg.HP * J.dg.WP) * sizeof(float) + 63) / 64 * 64;
+    J.ws = em_scratch(c, J.tasks * J.slot + 64);
+    float *cnt = em_scratch(c, (size_t)(g->out[0] + g->out[1] + 2) * sizeof(float));
+    if (!J.ws || !cnt) return true;
+    J.ws = (uint8_t *)(((uintptr_t)J.ws + 63) & ~(uintptr_t)63);
+    bool incl = kind == POOL_AVG && ps->count_include_pad; /* max: input cells only */
+    pool_counts(g->out[0], g->s[0], g->pb[0], g->k[0], g->d[0], g->in[0], g->pe[0], incl, cnt);
+    pool_counts(g->out[1], g->s[1], g->pb[1], g->k[1], g->d[1], g->in[1], g->pe[1], incl, cnt + g->out[0]);
+    J.rowc = cnt;
+    J.colc = cnt + g->out[0];
+    if (J.tasks <= 1) pool2d_tasks(&J, 0, 1);
+    else em_parallel_for(c->pool, c->threads, J.tasks, 1, pool2d_tasks, &J);
+    return true;
+}
+
 static edgeml_status pool_run(em_kctx *c, int kind)
 {
     const pool_state *ps = c->node->state;
@@ -202,6 +275,8 @@ static edgeml_status pool_run(em_kctx *c, int kind)
         pool_f64(kind, ps, &g, planes, X->data, Y->data, idx);
         return EDGEML_OK;
     }
+    if (X->dtype == EDGEML_FLOAT && ns == 2 && kind != POOL_LP && !idx && pool2d_fast(c, kind, ps, &g, planes, X->data, Y->data))
+        return c->err && c->err->code ? c->err->code : EDGEML_OK;
     if (X->dtype == EDGEML_FLOAT && ns == 2 && kind != POOL_LP && !idx && em_vmath_fast()) {
         poolf q = {kind, ps, &g, X->data, Y->data};
         em_parallel_for(c->pool, c->threads, planes, 1 + 4096 / (g.out_sz * g.k_sz + 1), poolf_planes, &q);
