@@ -17,7 +17,7 @@ static const em_sgemm_kernel k_avx512 = {
     "14x32 avx512", EM_CPU_AVX512, 14, 32, 256, 512, 168, em_sgemm_ukernel_14x32__avx512,
 };
 static const em_sgemm_kernel k_avx512_8x48 = {
-    "8x48 avx512", EM_CPU_AVX512, 8, 48, 256, 480, 160, em_sgemm_ukernel_8x48__avx512,
+    "8x48 avx512", EM_CPU_AVX512, 8, 48, 384, 480, 160, em_sgemm_ukernel_8x48__avx512,
 };
 #endif
 #ifdef EDGEML_HAVE_NEON_KERNELS
@@ -63,6 +63,37 @@ const em_sgemm_kernel *em_sgemm_kernel_for_m(size_t M)
 #endif
     (void)round_up;
     return k;
+}
+
+int em_sgemm_candidates(const em_sgemm_kernel **out, int max)
+{
+    int n = 0;
+    const em_sgemm_kernel *k = em_sgemm_kernel_get();
+    if (n < max) out[n++] = k;
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (k == &k_avx512 && n < max) out[n++] = &k_avx512_8x48;
+#endif
+    return n;
+}
+
+/* Relative throughput of each kernel on whole tiles (bench: 14x32 ~87%, 8x48
+ * ~92% of peak on this project's reference machine, docs/runtime.md). */
+static double kernel_eff(const em_sgemm_kernel *k)
+{
+    if (k->mr == 8 && k->nr == 48) return 0.92;
+    return 0.87;
+}
+
+int em_sgemm_pick(const em_sgemm_kernel *const *ks, int n, size_t M, size_t N, size_t K)
+{
+    int best = 0;
+    double best_t = 0;
+    for (int i = 0; i < n; i++) {
+        double rows = (double)round_up(M, (size_t)ks[i]->mr), cols = (double)round_up(N, (size_t)ks[i]->nr);
+        double t = rows * cols * (double)(K ? K : 1) / kernel_eff(ks[i]);
+        if (i == 0 || t < best_t * 0.97) { best = i; best_t = t; }
+    }
+    return best;
 }
 
 const em_sgemm_kernel *const *em_sgemm_kernels_all(void)

@@ -55,6 +55,12 @@ const em_sgemm_kernel *em_sgemm_kernel_get(void);
  * prepare): the one that wastes fewest rows, given how M is usually tied to
  * N in CNNs (narrow layers are the wide-image ones). */
 const em_sgemm_kernel *em_sgemm_kernel_for_m(size_t M);
+/* The kernels usable at the level in use (same A/B contract, different tile
+ * shapes), best first by default; returns how many (<= max). */
+int em_sgemm_candidates(const em_sgemm_kernel **out, int max);
+/* Of those, the one expected fastest for M x N x K: tile waste in M and N
+ * weighed by each kernel's measured efficiency (docs/runtime.md). */
+int em_sgemm_pick(const em_sgemm_kernel *const *ks, int n, size_t M, size_t N, size_t K);
 /* Every kernel the build has for a level (tests), NULL-terminated. */
 const em_sgemm_kernel *const *em_sgemm_kernels_all(void);
 /* The kernel for a given level (tests); NULL when the build has none. */

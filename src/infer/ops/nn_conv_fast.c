@@ -11,14 +11,24 @@
 #include "../cpu/gemm.h"
 #include "../pool.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 enum { CONV_REF = 0, CONV_GEMM, CONV_DW };
 
 typedef struct conv_state {
     nn_geom_attrs a;               /* first: nn_conv_setup reads it */
     int kind;                      /* what prepare could set up (CONV_REF: reference only) */
-    const em_sgemm_kernel *k;      /* CONV_GEMM */
-    float *packed;                 /* CONV_GEMM: per group, em_sgemm_packed_a_size floats */
-    size_t packed_stride;
+    /* CONV_GEMM: the candidate kernels and the weights packed for each, per
+     * group (em_sgemm_packed_a_size floats). The first is packed at prepare;
+     * another is packed the first time a reshape finds it faster for the
+     * input shapes at hand (once per model, under the lock). */
+    int nk;
+    const em_sgemm_kernel *ks[4];
+    _Atomic(float *) packed[4];
+    size_t packed_stride[4];
+    pthread_mutex_t mu;
+    int64_t Mg, K;
     em_dwconv_fn dw;               /* CONV_DW */
     const float *wdw;              /* CONV_DW: [M][kh*kw], the model's constant */
 } conv_state;
@@ -35,14 +45,32 @@ typedef struct conv_rs {
     size_t ws_gemm;
     em_dw_geom dg;
     size_t dw_tasks, dw_slot;      /* CONV_DW: tasks (<= threads), bytes of padded plane each */
+    const em_sgemm_kernel *k;      /* CONV_GEMM: the kernel for these shapes */
+    const float *packed;           /* its packed weights (NULL: packed per run) */
+    size_t packed_stride;
 } conv_rs;
 
 void nn_conv_free(void *state)
 {
     conv_state *s = state;
     if (!s) return;
-    free(s->packed);
+    for (int i = 0; i < 4; i++) free(atomic_load(&s->packed[i]));
+    if (s->kind == CONV_GEMM) pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+/* Packs W (every group) for candidate kernel i; NULL on OOM. */
+static float *pack_weights(conv_state *s, const em_tensor *W, int i, int64_t group)
+{
+    const em_sgemm_kernel *k = s->ks[i];
+    size_t Mg = (size_t)s->Mg, K = (size_t)s->K, per = em_sgemm_packed_a_size(k, Mg, K);
+    float *p = aligned_alloc(64, (per * (size_t)group * sizeof(float) + 63) / 64 * 64 + 64);
+    if (!p) return NULL;
+    const float *w = W->data;
+    for (int64_t gi = 0; gi < group; gi++)
+        em_sgemm_pack_a(k, Mg, K, w + (size_t)gi * Mg * K, K, false, 1.f, p + (size_t)gi * per);
+    s->packed_stride[i] = per;
+    return p;
 }
 
 NN_PREP(conv)
@@ -66,17 +94,18 @@ NN_PREP(conv)
         return EDGEML_OK;
     }
     size_t Mg = (size_t)(M / group), K = (size_t)(Cg * kh * kw);
-    const em_sgemm_kernel *k = em_sgemm_kernel_for_m(Mg);
-    size_t per = em_sgemm_packed_a_size(k, Mg, K), total;
-    if (__builtin_mul_overflow(per, (size_t)group, &total) || total > ((size_t)1 << 34))
-        return EDGEML_OK;
-    s->packed = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64 + 64);
-    if (!s->packed) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
-    const float *w = W->data;
-    for (int64_t gi = 0; gi < group; gi++)
-        em_sgemm_pack_a(k, Mg, K, w + (size_t)gi * Mg * K, K, false, 1.f, s->packed + (size_t)gi * per);
-    s->k = k;
-    s->packed_stride = per;
+    s->nk = em_sgemm_candidates(s->ks, 4);
+    /* at prepare the columns are unknown: the kernel that suits M (narrow layers are wide images) */
+    const em_sgemm_kernel *k0 = em_sgemm_kernel_for_m(Mg);
+    int first = 0;
+    for (int i = 0; i < s->nk; i++)
+        if (s->ks[i] == k0) first = i;
+    s->Mg = (int64_t)Mg;
+    s->K = (int64_t)K;
+    float *pk = pack_weights(s, W, first, group);
+    if (!pk) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
+    atomic_store(&s->packed[first], pk);
+    pthread_mutex_init(&s->mu, NULL);
     s->kind = CONV_GEMM;
     em_node_release_const(n, 1); /* the packed copy replaces the mapped weights */
     return EDGEML_OK;
@@ -187,9 +216,30 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
     r->direct_b = true;
     for (int i = 0; i < g->ns; i++)
         if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] || g->pe[i]) r->direct_b = false;
-    const em_sgemm_kernel *k = s->kind == CONV_GEMM ? s->k : em_sgemm_kernel_get();
-    em_sgemm_args a = {.M = (size_t)r->Mg, .N = r->P, .K = r->K,
-                       .a_packed = s->kind == CONV_GEMM ? s->packed : NULL,
+    const em_sgemm_kernel *k = em_sgemm_kernel_get();
+    const float *packed = NULL;
+    if (s->kind == CONV_GEMM && s->Mg == r->Mg && s->K == (int64_t)r->K) {
+        conv_state *sm = (conv_state *)s; /* the lazily packed variants are the model's, under its lock */
+        int i = em_sgemm_pick(s->ks, s->nk, (size_t)r->Mg, r->P, r->K);
+        packed = atomic_load_explicit(&sm->packed[i], memory_order_acquire);
+        if (!packed) {
+            pthread_mutex_lock(&sm->mu);
+            packed = atomic_load(&sm->packed[i]);
+            if (!packed && (packed = pack_weights(sm, W, i, r->group)))
+                atomic_store_explicit(&sm->packed[i], (float *)packed, memory_order_release);
+            pthread_mutex_unlock(&sm->mu);
+        }
+        if (!packed) { /* no memory for another layout: the one packed at prepare */
+            for (i = 0; i < s->nk && !(packed = atomic_load(&sm->packed[i])); i++) {}
+        }
+        if (packed) {
+            k = s->ks[i];
+            r->packed_stride = s->packed_stride[i];
+        }
+    }
+    r->k = k;
+    r->packed = packed;
+    em_sgemm_args a = {.M = (size_t)r->Mg, .N = r->P, .K = r->K, .a_packed = packed,
                        .pack_b = r->direct_b ? NULL : pack_im2col};
     r->ws_gemm = em_sgemm_workspace(k, &a, c->threads);
     *ws = r->ws_gemm;
@@ -250,7 +300,7 @@ NN_OP(conv)
         if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
         else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
     } else {
-        const em_sgemm_kernel *k = s->kind == CONV_GEMM ? s->k : em_sgemm_kernel_get();
+        const em_sgemm_kernel *k = r->k;
         for (int64_t ni = 0; ni < r->N; ni++)
             for (int64_t gi = 0; gi < r->group; gi++) {
                 size_t xoff = ((size_t)ni * (size_t)r->C + (size_t)(gi * r->Cg)) * r->g.in_sz;
@@ -265,7 +315,7 @@ NN_OP(conv)
                                      1, g->s[0], 1, g->d[0], 0, g->pb[0]};
                 em_sgemm_args a = {
                     .M = (size_t)r->Mg, .N = r->P, .K = r->K,
-                    .a_packed = s->kind == CONV_GEMM ? s->packed + (size_t)gi * s->packed_stride : NULL,
+                    .a_packed = r->packed ? r->packed + (size_t)gi * r->packed_stride : NULL,
                     .A = (const float *)W->data + (size_t)(gi * r->Mg) * r->K, .lda = r->K, .alpha = 1.f,
                     .pack_b = r->direct_b ? NULL : pack_im2col, .pack_ctx = &q,
                     .B = x + xoff, .ldb = r->P,
