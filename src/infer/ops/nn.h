@@ -116,6 +116,8 @@ edgeml_status nn_conv_ref_run(em_kctx *c);
 edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
                             int64_t *odims, int64_t *pgroup);
 NN_PREP(convt); NN_OP(convt);
+edgeml_status nn_convt_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_convt_free(void *state);
 /* Batched MatMul layout (nn_matmul.c): numpy broadcasting of the batch dims. */
 typedef struct mm_plan {
     size_t M, K, N, batch;
@@ -134,6 +136,7 @@ edgeml_status nn_matmul_ref_run(em_kctx *c);
 edgeml_status nn_gemm_ref_run(em_kctx *c);
 NN_PREP(pool); NN_OP(avgpool); NN_OP(maxpool); NN_OP(lppool);
 NN_OP(gavgpool); NN_OP(gmaxpool); NN_OP(glppool); NN_OP(maxunpool); NN_OP(maxroipool);
+edgeml_status nn_layernorm_reshape(em_kctx *c, void **rs, size_t *ws);
 NN_OP(batchnorm); NN_OP(instnorm); NN_OP(layernorm); NN_OP(groupnorm); NN_OP(lrn); NN_OP(mvn);
 NN_OP(gemm); NN_OP(matmul); NN_OP(matmul_integer); NN_OP(qlinear_matmul);
 NN_OP(quantize); NN_OP(dequantize); NN_OP(dynquant);

@@ -237,7 +237,7 @@ static double *expand_param(em_kctx *c, const em_tensor *p, int r, const int64_t
     return out;
 }
 
-NN_OP(layernorm)
+static edgeml_status layernorm_ref(em_kctx *c)
 {
     const em_tensor *X = em_in(c, 0), *sc = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
     EM_CHECK(c, X && sc, "missing input X or Scale");
@@ -286,6 +286,96 @@ NN_OP(layernorm)
         if (It) em_set_f64(It->data, udt, o, is);
     }
     store_work(Y, y, dbl);
+    return EDGEML_OK;
+}
+
+/* ---- LayerNormalization, float32 fast path (issue 10) ----------------------------
+ * Rows over the normalised axes, threads over rows; per row: mean and variance
+ * with vmath's lane-wise sums, then y = (x - mean) * invstd * scale + bias in
+ * four vector passes while the row is in L1. Scale and bias must be float32
+ * arrays of the normalised shape (dims of 1 may be left out), stash_type float;
+ * anything else and EDGEML_CPU=reference run layernorm_ref. */
+typedef struct ln_rs {
+    size_t outer, inner;
+    int rank;
+    int64_t sdims[EM_MAX_RANK];
+} ln_rs;
+
+/* True when p (float32) is dense over dims[0..r): its shape is the trailing part of
+ * dims and the dims it leaves out are 1. */
+static bool ln_dense_param(const em_tensor *p, int r, const int64_t *dims)
+{
+    if (!p || p->dtype != EDGEML_FLOAT || p->rank > r) return false;
+    for (int i = 0; i < p->rank; i++)
+        if (p->dims[i] != dims[r - p->rank + i]) return false;
+    for (int i = 0; i < r - p->rank; i++)
+        if (dims[i] != 1) return false;
+    return true;
+}
+
+edgeml_status nn_layernorm_reshape(em_kctx *c, void **out, size_t *ws)
+{
+    const em_tensor *X = em_in(c, 0), *sc = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    *ws = 0;
+    int axis;
+    if (!em_vmath_fast() || !X || X->dtype != EDGEML_FLOAT ||
+        !em_axis(em_attr_int(c->node, "axis", -1), X->rank, &axis))
+        return EDGEML_OK;
+    if (em_attr_int(c->node, "stash_type", 1) != EDGEML_FLOAT) return EDGEML_OK;
+    int r = X->rank - axis;
+    if (!ln_dense_param(sc, r, X->dims + axis) || (B && !ln_dense_param(B, r, X->dims + axis)))
+        return EDGEML_OK;
+    ln_rs *p = calloc(1, sizeof *p);
+    if (!p) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    p->outer = p->inner = 1;
+    for (int i = 0; i < axis; i++) p->outer *= (size_t)X->dims[i];
+    for (int i = axis; i < X->rank; i++) p->inner *= (size_t)X->dims[i];
+    p->rank = X->rank;
+    for (int i = 0; i < X->rank; i++) p->sdims[i] = i < axis ? X->dims[i] : 1;
+    *out = p;
+    return EDGEML_OK;
+}
+
+typedef struct lnq {
+    const float *x, *s, *b;
+    float *y, *mean, *istd;
+    size_t inner;
+    float eps;
+} lnq;
+
+static void ln_rows(void *ctx, size_t r0, size_t r1)
+{
+    const lnq *q = ctx;
+    const em_vmath *vm = em_vmath_get();
+    size_t n = q->inner;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = q->x + r * n;
+        float *y = q->y + r * n;
+        float m = n ? vm->sum(x, n) / (float)n : 0.f;
+        float v = n ? vm->sum_sqdev(x, n, m) / (float)n : 0.f;
+        float is = (float)(1.0 / sqrt((double)v + (double)q->eps));
+        vm->affine(x, y, n, 1.f, -m);
+        vm->bin[EM_VBIN_MUL](y, y, 1, &is, 0, n);
+        vm->bin[EM_VBIN_MUL](y, y, 1, q->s, 1, n);
+        if (q->b) vm->bin[EM_VBIN_ADD](y, y, 1, q->b, 1, n);
+        if (q->mean) q->mean[r] = m;
+        if (q->istd) q->istd[r] = is;
+    }
+}
+
+NN_OP(layernorm)
+{
+    const ln_rs *r = c->rs;
+    if (!r || !em_vmath_fast()) return layernorm_ref(c);
+    const em_tensor *X = em_in(c, 0), *sc = em_in(c, 1), *B = em_n_in(c) > 2 ? em_in(c, 2) : NULL;
+    em_tensor *Y = em_out(c, 0, EDGEML_FLOAT, X->rank, X->dims);
+    if (!Y) RET_OOM(c);
+    em_tensor *Mt = NULL, *It = NULL;
+    if (em_n_out(c) > 1 && em_out_wanted(c, 1) && !(Mt = em_out(c, 1, EDGEML_FLOAT, r->rank, r->sdims))) RET_OOM(c);
+    if (em_n_out(c) > 2 && em_out_wanted(c, 2) && !(It = em_out(c, 2, EDGEML_FLOAT, r->rank, r->sdims))) RET_OOM(c);
+    lnq q = {X->data, sc->data, B ? B->data : NULL, Y->data, Mt ? Mt->data : NULL,
+             It ? It->data : NULL, r->inner, em_attr_float(c->node, "epsilon", 1e-5f)};
+    em_parallel_for(c->pool, c->threads, r->outer, 1 + 16384 / (r->inner + 1), ln_rows, &q);
     return EDGEML_OK;
 }
 
