@@ -26,6 +26,7 @@ void red_rnn_free(void *state);
 /* red_resize.c */
 edgeml_status red_resize_prepare(em_node *node, edgeml_error *err);
 edgeml_status red_resize_run(em_kctx *c);
+edgeml_status red_resize_reshape(em_kctx *c, void **rs, size_t *ws);
 
 /* red_grid.c */
 edgeml_status red_grid_prepare(em_node *node, edgeml_error *err);

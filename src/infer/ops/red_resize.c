@@ -2,6 +2,8 @@
  * interpolation in double precision; nearest mode gathers directly (all
  * dtypes, strings included). */
 #include "red.h"
+#include "../cpu/cpu.h"
+#include "../pool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -243,16 +245,12 @@ static edgeml_status red_make_plan(em_kctx *c, const red_resize_state *s, red_ax
     return EDGEML_OK;
 }
 
-edgeml_status red_resize_run(em_kctx *c)
+/* Output dims and per-axis scale / resized length / roi of Resize and Upsample. */
+static edgeml_status red_resize_dims(em_kctx *c, const red_resize_state *s, const em_tensor *x,
+                                     double *scale, double *lres, double *r0, double *r1,
+                                     int64_t *od)
 {
-    const red_resize_state *s = c->node->state;
-    const em_tensor *x = em_in(c, 0);
-    EM_CHECK(c, x, "missing input X");
-    int r = x->rank, dt = x->dtype;
-    EM_CHECK(c, r >= 1, "X must have rank >= 1");
-    EM_CHECK(c, s->mode == RM_NEAREST || red_is_floatlike(dt) || em_dtype_is_int(dt),
-             "mode linear/cubic does not support dtype %s", em_dtype_name(dt));
-
+    int r = x->rank;
     /* axes */
     int axes[EM_MAX_RANK];
     int na = 0;
@@ -270,8 +268,6 @@ edgeml_status red_resize_run(em_kctx *c)
         for (int i = 0; i < r; i++) axes[na++] = i;
     }
 
-    double scale[EM_MAX_RANK], lres[EM_MAX_RANK], r0[EM_MAX_RANK], r1[EM_MAX_RANK];
-    int64_t od[EM_MAX_RANK];
     for (int i = 0; i < r; i++) {
         scale[i] = 1;
         od[i] = x->dims[i];
@@ -344,6 +340,23 @@ edgeml_status red_resize_run(em_kctx *c)
         }
     }
 
+    return EDGEML_OK;
+}
+
+static edgeml_status red_resize_ref_run(em_kctx *c)
+{
+    const red_resize_state *s = c->node->state;
+    const em_tensor *x = em_in(c, 0);
+    EM_CHECK(c, x, "missing input X");
+    int r = x->rank, dt = x->dtype;
+    EM_CHECK(c, r >= 1, "X must have rank >= 1");
+    EM_CHECK(c, s->mode == RM_NEAREST || red_is_floatlike(dt) || em_dtype_is_int(dt),
+             "mode linear/cubic does not support dtype %s", em_dtype_name(dt));
+
+    double scale[EM_MAX_RANK], lres[EM_MAX_RANK], r0[EM_MAX_RANK], r1[EM_MAX_RANK];
+    int64_t od[EM_MAX_RANK];
+    edgeml_status st0 = red_resize_dims(c, s, x, scale, lres, r0, r1, od);
+    if (st0) return st0;
     em_tensor *y = em_out(c, 0, dt, r, od);
     if (!y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
     size_t nout = em_numel(y);
@@ -459,5 +472,178 @@ edgeml_status red_resize_run(em_kctx *c)
     } else {
         for (size_t i = 0; i < nout; i++) red_store_num(y->data, dt, i, cur[i]);
     }
+    return EDGEML_OK;
+}
+
+/* ---- float32 fast path (issue 10) -------------------------------------------------
+ * Nearest and linear over the last two axes (every other axis unchanged), in
+ * the half_pixel, asymmetric, align_corners and pytorch_half_pixel modes (and
+ * Upsample's / Resize-10's asymmetric), scales or sizes constant: per-axis
+ * index and weight tables are built once per input shapes (reshape) with the
+ * reference's coordinate rules, then run goes over output rows on the pool:
+ * nearest gathers, linear blends the two source rows vertically into a line
+ * and gathers it horizontally. Everything else runs red_resize_ref_run. */
+
+
+typedef struct rz_rs {
+    bool linear;
+    size_t planes, IH, IW, OH, OW;
+    int rank;
+    int64_t od[EM_MAX_RANK];
+    /* nearest: iy[OH], ix[OW]; linear: y0, y1 [OH], x0, x1 [OW] (int32), then
+     * wy0, wy1 [OH], wx0, wx1 [OW] (float) */
+    int32_t *iy, *ix, *y1, *x1;
+    float *wy0, *wy1, *wx0, *wx1;
+    int32_t tab[];
+} rz_rs;
+
+static int64_t rz_nearest(const red_resize_state *s, double xo, double scale, int64_t L)
+{
+    double fl = floor(xo), r = xo - fl;
+    int64_t k;
+    switch (s->nm) {
+    case NM_ROUND_PREFER_CEIL: k = (int64_t)(r >= 0.5 ? fl + 1 : fl); break;
+    case NM_FLOOR: k = (int64_t)fl; break;
+    case NM_CEIL: k = (int64_t)ceil(xo); break;
+    case NM_SIMPLE: k = scale < 1 ? (int64_t)ceil(xo) : (int64_t)xo; break;
+    default: k = (int64_t)(r > 0.5 ? fl + 1 : fl); break;
+    }
+    return red_clampi(k, L);
+}
+
+/* Tables of one axis (L -> M). */
+static void rz_axis(const red_resize_state *s, bool linear, int64_t L, int64_t M, double scale,
+                    double lres, int32_t *i0, int32_t *i1, float *w0, float *w1)
+{
+    for (int64_t j = 0; j < M; j++) {
+        bool ext;
+        double xo = red_orig_coord(s, (double)j, scale, L, M, lres, 0, 1, &ext);
+        if (!linear) {
+            i0[j] = (int32_t)rz_nearest(s, xo, scale, L);
+            continue;
+        }
+        double fl = floor(xo), ratio = xo - fl;
+        int64_t base = (int64_t)fl;
+        if (ratio == 0) { ratio = 1; base -= 1; }
+        double a = 1 - ratio, b = ratio, sum = a + b;
+        i0[j] = (int32_t)red_clampi(base, L);
+        i1[j] = (int32_t)red_clampi(base + 1, L);
+        w0[j] = (float)(a / sum);
+        w1[j] = (float)(b / sum);
+    }
+}
+
+edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
+{
+    const red_resize_state *s = c->node->state;
+    const em_tensor *x = em_in(c, 0);
+    *ws = 0;
+    if (em_cpu_level_get() == EM_CPU_REFERENCE || !x || x->dtype != EDGEML_FLOAT || x->rank < 2 ||
+        em_numel(x) == 0)
+        return EDGEML_OK;
+    if (s->mode != RM_NEAREST && s->mode != RM_LINEAR) return EDGEML_OK;
+    if (s->ctm != CT_HALF_PIXEL && s->ctm != CT_ASYMMETRIC && s->ctm != CT_ALIGN_CORNERS &&
+        s->ctm != CT_PYTORCH_HALF_PIXEL)
+        return EDGEML_OK;
+    if (s->antialias || (s->mode == RM_LINEAR && s->exclude_outside)) return EDGEML_OK;
+    /* scales / sizes / roi must be constants: the tables are made once per input shapes */
+    for (int i = 1; i < em_n_in(c); i++)
+        if (c->node->in[i] >= 0 && !em_node_const_input(c->node, i)) return EDGEML_OK;
+    double scale[EM_MAX_RANK], lres[EM_MAX_RANK], r0[EM_MAX_RANK], r1[EM_MAX_RANK];
+    int64_t od[EM_MAX_RANK];
+    edgeml_status st = red_resize_dims(c, s, x, scale, lres, r0, r1, od);
+    if (st) return st;
+    int r = x->rank;
+    size_t planes = 1;
+    for (int a = 0; a < r - 2; a++) {
+        if (od[a] != x->dims[a] || scale[a] != 1.0) return EDGEML_OK;
+        planes *= (size_t)od[a];
+    }
+    int64_t IH = x->dims[r - 2], IW = x->dims[r - 1], OH = od[r - 2], OW = od[r - 1];
+    if (OH <= 0 || OW <= 0 || IH > INT32_MAX || IW > INT32_MAX || OH > (1 << 24) || OW > (1 << 24))
+        return EDGEML_OK;
+    bool lin = s->mode == RM_LINEAR;
+    size_t n = lin ? 4 * (size_t)(OH + OW) : (size_t)(OH + OW);
+    rz_rs *p = malloc(sizeof *p + n * 4);
+    if (!p) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    p->linear = lin;
+    p->planes = planes;
+    p->IH = (size_t)IH; p->IW = (size_t)IW; p->OH = (size_t)OH; p->OW = (size_t)OW;
+    p->rank = r;
+    memcpy(p->od, od, (size_t)r * sizeof(int64_t));
+    int32_t *t = p->tab;
+    p->iy = t; t += OH;
+    p->ix = t; t += OW;
+    p->y1 = p->x1 = NULL;
+    p->wy0 = p->wy1 = p->wx0 = p->wx1 = NULL;
+    if (lin) {
+        p->y1 = t; t += OH;
+        p->x1 = t; t += OW;
+        float *f = (float *)t;
+        p->wy0 = f; f += OH;
+        p->wy1 = f; f += OH;
+        p->wx0 = f; f += OW;
+        p->wx1 = f;
+    }
+    rz_axis(s, lin, IH, OH, scale[r - 2], lres[r - 2], p->iy, p->y1, p->wy0, p->wy1);
+    rz_axis(s, lin, IW, OW, scale[r - 1], lres[r - 1], p->ix, p->x1, p->wx0, p->wx1);
+    *out = p;
+    return EDGEML_OK;
+}
+
+typedef struct rz_job { const rz_rs *r; const float *x; float *y; } rz_job;
+
+static void rz_rows(void *ctx, size_t b, size_t e)
+{
+    const rz_job *j = ctx;
+    const rz_rs *r = j->r;
+    size_t OW = r->OW, IW = r->IW;
+    float *line = NULL;
+    if (r->linear && !(line = malloc((IW ? IW : 1) * sizeof(float)))) {
+        /* no line buffer: blend the four taps directly (same weights) */
+        for (size_t t = b; t < e; t++) {
+            size_t p = t / r->OH, oy = t % r->OH;
+            const float *s0 = j->x + (p * r->IH + (size_t)r->iy[oy]) * IW;
+            const float *s1 = j->x + (p * r->IH + (size_t)r->y1[oy]) * IW;
+            float wa = r->wy0[oy], wb = r->wy1[oy], *d = j->y + t * OW;
+            for (size_t ox = 0; ox < OW; ox++) {
+                size_t i0 = (size_t)r->ix[ox], i1 = (size_t)r->x1[ox];
+                d[ox] = r->wx0[ox] * (wa * s0[i0] + wb * s1[i0]) + r->wx1[ox] * (wa * s0[i1] + wb * s1[i1]);
+            }
+        }
+        return;
+    }
+    for (size_t t = b; t < e; t++) {
+        size_t p = t / r->OH, oy = t % r->OH;
+        float *d = j->y + t * OW;
+        if (!r->linear) {
+            const float *src = j->x + (p * r->IH + (size_t)r->iy[oy]) * IW;
+            if (t > b && oy > 0 && r->iy[oy] == r->iy[oy - 1]) {
+                memcpy(d, d - OW, OW * sizeof(float));
+                continue;
+            }
+            for (size_t ox = 0; ox < OW; ox++) d[ox] = src[r->ix[ox]];
+            continue;
+        }
+        const float *s0 = j->x + (p * r->IH + (size_t)r->iy[oy]) * IW;
+        const float *s1 = j->x + (p * r->IH + (size_t)r->y1[oy]) * IW;
+        float wa = r->wy0[oy], wb = r->wy1[oy];
+        for (size_t i = 0; i < IW; i++) line[i] = wa * s0[i] + wb * s1[i];
+        for (size_t ox = 0; ox < OW; ox++)
+            d[ox] = r->wx0[ox] * line[r->ix[ox]] + r->wx1[ox] * line[r->x1[ox]];
+    }
+    free(line);
+}
+
+edgeml_status red_resize_run(em_kctx *c)
+{
+    const rz_rs *r = c->rs;
+    if (!r || em_cpu_level_get() == EM_CPU_REFERENCE) return red_resize_ref_run(c);
+    const em_tensor *x = em_in(c, 0);
+    em_tensor *y = em_out(c, 0, EDGEML_FLOAT, r->rank, r->od);
+    if (!y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;
+    rz_job j = {r, x->data, y->data};
+    size_t rows = r->planes * r->OH;
+    em_parallel_for(c->pool, c->threads, rows, 1 + 8192 / (r->OW + r->IW + 1), rz_rows, &j);
     return EDGEML_OK;
 }
