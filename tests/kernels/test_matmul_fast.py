@@ -45,9 +45,10 @@ def run(model, inputs, cpu, threads, out):
 
 def check(i, tmp, node, feeds, consts, desc):
     global passed, failed
+    nodes = node if isinstance(node, list) else [node]
     ins = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in feeds.items()]
     inits = [numpy_helper.from_array(v, k) for k, v in consts.items()]
-    g = helper.make_graph([node], "g", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    g = helper.make_graph(nodes, "g", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     path = os.path.join(tmp, "m%d.onnx" % i)
@@ -131,5 +132,24 @@ with tempfile.TemporaryDirectory() as tmp:
         node = helper.make_node("Gemm", names, ["y"], transA=ta, transB=tb, alpha=alpha, beta=beta)
         check(i, tmp, node, feeds, consts, "Gemm case %d M=%d K=%d N=%d ta=%d tb=%d alpha=%g beta=%g C=%s"
               % (i, M, K, N, ta, tb, alpha, beta, cshape))
+    # MatMul -> Add(bias row or full residual) -> activation: fused by graph optimisation,
+    # the bias row becomes the GEMM's column bias.
+    for i in range(2 * n, 2 * n + n // 2):
+        M, K, N = (int(rng.integers(1, 80)) for _ in range(3))
+        a, b = r(int(rng.integers(1, 3)), M, K), r(K, N)
+        bias_shape = [(N,), (1, N), (1, 1, N), (M, N), (1, M, N)][int(rng.integers(0, 5))]
+        bias = r(*bias_shape)
+        act = str(rng.choice(["Relu", "Sigmoid", "Tanh", "Gelu"]))
+        nodes = [helper.make_node("MatMul", ["a", "b"], ["t"]), helper.make_node("Add", ["t", "bias"], ["u"])]
+        if act == "Gelu":
+            nodes += [helper.make_node("Div", ["u", "s2"], ["v"]), helper.make_node("Erf", ["v"], ["e"]),
+                      helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", ["u", "e1"], ["m"]),
+                      helper.make_node("Mul", ["m", "half"], ["y"])]
+            consts = {"b": b, "bias": bias, "s2": np.array(1.4142135, np.float32),
+                      "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+        else:
+            nodes.append(helper.make_node(act, ["u"], ["y"]))
+            consts = {"b": b, "bias": bias}
+        check(i, tmp, nodes, {"a": a}, consts, "MatMul+Add+%s case %d a%s bias%s" % (act, i, a.shape, bias_shape))
 print("matmul_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -49,6 +49,7 @@ NN_PREP(gemm) { return prepack(n, em_attr_int(n, "transB", 0) != 0, err); }
 typedef struct mm_rs {
     size_t M, K, N, batch;
     bool fold, direct_epi;
+    bool res_row;          /* the fused residual is one row of N (a bias): the GEMM's column bias */
     int orank;
     int64_t odims[EM_MAX_RANK];
     size_t off[];          /* aoff[batch], boff[batch] */
@@ -78,6 +79,13 @@ edgeml_status nn_matmul_reshape(em_kctx *c, void **out, size_t *ws)
     memcpy(r->off, p.aoff, p.batch * sizeof(size_t));
     memcpy(r->off + p.batch, p.boff, p.batch * sizeof(size_t));
     r->direct_epi = em_epilogue_direct(c, r->orank, r->odims);
+    r->res_row = false;
+    const em_tensor *R = c->node->add_in > 0 ? em_in(c, c->node->add_in) : NULL;
+    if (!r->direct_epi && R && R->dtype == EDGEML_FLOAT && R->rank >= 1 && R->rank <= r->orank &&
+        R->dims[R->rank - 1] == (int64_t)r->N && em_numel(R) == r->N) {
+        r->res_row = true; /* y + bias row: same shape as y */
+        r->direct_epi = true;
+    }
     const mm_state *s = c->node->state;
     em_sgemm_args a = {.M = r->fold ? r->M * r->batch : r->M, .N = r->N, .K = r->K,
                        .b_packed = s && s->K == r->K && s->N == r->N ? s->bp : NULL};
@@ -93,11 +101,14 @@ NN_OP(matmul)
     const em_tensor *A = em_in(c, 0), *B = em_in(c, 1);
     const em_node *n = c->node;
     const mm_state *s = n->state;
-    em_tensor *Y = em_out_fused(c, EDGEML_FLOAT, r->orank, r->odims);
+    em_tensor *Y = r->res_row ? em_out(c, 0, EDGEML_FLOAT, r->orank, r->odims)
+                              : em_out_fused(c, EDGEML_FLOAT, r->orank, r->odims);
     if (!Y) return c->err && c->err->code ? c->err->code : EDGEML_E_NOMEM;
-    if (em_numel(Y) == 0) return em_epilogue(c, Y);
+    if (em_numel(Y) == 0) return r->res_row ? EDGEML_OK : em_epilogue(c, Y);
     bool fuse = r->direct_epi;
     const em_tensor *R = fuse && n->add_in > 0 ? em_in(c, n->add_in) : NULL;
+    const float *colb = NULL;
+    if (r->res_row) { colb = R->data; R = NULL; }
     em_act act = fuse ? n->act : (em_act){EM_ACT_NONE, 0, 0};
     const float *bp = s && s->K == r->K && s->N == r->N ? s->bp : NULL;
     const float *a = A->data, *b = B->data, *res = R ? R->data : NULL;
@@ -108,7 +119,7 @@ NN_OP(matmul)
         em_sgemm_args g = {
             .M = M, .N = r->N, .K = r->K, .A = a + (r->fold ? 0 : r->off[bi]), .lda = r->K, .alpha = 1.f,
             .b_packed = bp, .B = b + (r->fold ? 0 : r->off[r->batch + bi]), .ldb = r->N,
-            .C = y + yo, .ldc = r->N, .res = res ? res + yo : NULL, .ldr = r->N, .act = act,
+            .C = y + yo, .ldc = r->N, .col_bias = colb, .res = res ? res + yo : NULL, .ldr = r->N, .act = act,
         };
         em_sgemm(kernel_of(n), &g, c->ws, c->pool, c->threads);
     }
