@@ -115,6 +115,12 @@ edgeml_status nn_conv_ref_run(em_kctx *c);
  * c->node->state starts with an nn_geom_attrs. */
 edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
                             int64_t *odims, int64_t *pgroup);
+/* QLinearConv int8 fast paths (nn_qconv_fast.c); the reference is nn_qlinear_conv_run. */
+NN_PREP(qlinear_conv_fast); NN_OP(qlinear_conv_fast);
+edgeml_status nn_qlinear_conv_fast_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_qconv_fast_free(void *state);
+/* QuantizeLinear / DequantizeLinear per-tensor fast paths (nn_qdq_fast.c). */
+NN_OP(quantize_fast); NN_OP(dequantize_fast);
 NN_PREP(convt); NN_OP(convt);
 edgeml_status nn_convt_reshape(em_kctx *c, void **rs, size_t *ws);
 void nn_convt_free(void *state);

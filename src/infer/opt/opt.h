@@ -35,6 +35,9 @@ typedef struct em_opt {
     uint8_t *captured;   /* per slot: read by a subgraph (implicit input) */
     uint8_t *is_output;  /* per slot: a graph output */
     int changes;         /* rewrites made by the current pass */
+    /* qdq.c: DequantizeLinear nodes the loader folded (weights), kept before they go. */
+    struct opt_qdq_rec *qdq;
+    size_t n_qdq;
 } em_opt;
 
 typedef struct em_opt_pass {
@@ -49,6 +52,9 @@ edgeml_status em_opt_layernorm(em_opt *o);     /* layernorm.c */
 edgeml_status em_opt_fuse(em_opt *o);          /* fuse.c */
 edgeml_status em_opt_recognise_act(em_opt *o); /* act_recognise.c */
 edgeml_status em_opt_fold(em_opt *o);          /* fold.c */
+edgeml_status em_opt_qdq(em_opt *o);           /* qdq.c */
+/* qdq.c: records the folded DequantizeLinear nodes (run before they are dropped). */
+edgeml_status em_opt_qdq_collect(em_opt *o);
 
 /* pipeline.c: the ordered list, run on m->graph. */
 edgeml_status em_opt_model(struct edgeml_model *m, edgeml_error *err);

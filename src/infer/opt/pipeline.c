@@ -16,6 +16,7 @@ edgeml_status em_opt_attention(em_opt *o);    /* attention.c */
 static const em_opt_pass k_passes[] = {
     {"noop", em_opt_noop},                   /* Identity, Dropout, Cast, Reshape chains, Transpose pairs */
     {"bn_fold", em_opt_bn_fold},             /* BatchNormalization into Conv/ConvTranspose/Gemm */
+    {"qdq", em_opt_qdq},                     /* DQ -> Conv -> [Relu|Clip] -> Q as QLinearConv; DQ -> Q pairs */
     {"layernorm", em_opt_layernorm},         /* LayerNorm written as primitives */
     {"attention", em_opt_attention},         /* softmax attention -> edgeml:Attention */
     {"fuse", em_opt_fuse},                   /* residual Add and activations into their producer */
@@ -135,6 +136,7 @@ edgeml_status em_opt_model(struct edgeml_model *m, edgeml_error *err)
     o.dirty = calloc(nn, 1);
     o.cap_nodes = nn;
     if (!o.dead || !o.dirty || opt_grow_slots(&o)) { st = EDGEML_E_NOMEM; goto out; }
+    if ((st = em_opt_qdq_collect(&o))) goto out; /* qdq.c: quantised weights, before they go */
     commit(&o); /* the loader's folded nodes go */
     if ((st = em_opt_verify(g, err))) goto out;
     opt_infer_dtypes(&o);
@@ -168,5 +170,6 @@ out:
     free(o.n_other);
     free(o.captured);
     free(o.is_output);
+    free(o.qdq);
     return st;
 }
