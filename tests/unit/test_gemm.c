@@ -134,6 +134,7 @@ int main(void)
         size_t shapes[][3] = {
             {1, 1, 1}, {(size_t)k->mr, (size_t)k->nr, 1}, {(size_t)k->mr + 1, (size_t)k->nr + 1, 7},
             {37, 53, 300}, {64, 3136 / 8, 64}, {5, 1000, 3}, {130, 17, 513}, {1, 70, 40}, {3, 2, 0},
+            {50, 1, 300}, {1, 100, 700}, {33, 1, 5}, {1, 1000, 1024}, {576, 1, 144},
         };
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int mode = 0; mode < 4096; mode += 1 + (int)urand(300))

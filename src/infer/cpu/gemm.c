@@ -327,6 +327,108 @@ static void task_range(void *ctx, size_t b, size_t e)
     for (size_t t = b; t < e; t++) run_task(ctx, t);
 }
 
+/* ---- matrix-vector products on packed panels ---------------------------------- */
+
+static void gemv_pa_ref(size_t mr, size_t kc, const float *p, const float *x, float *acc)
+{
+    for (size_t k = 0; k < kc; k++)
+        for (size_t i = 0; i < mr; i++) acc[i] += p[k * mr + i] * x[k];
+}
+
+static void gemv_pb_ref(size_t nr, size_t kc, const float *p, const float *x, float *acc)
+{
+    for (size_t k = 0; k < kc; k++)
+        for (size_t j = 0; j < nr; j++) acc[j] += x[k] * p[k * nr + j];
+}
+
+typedef void (*gemv_fn)(size_t, size_t, const float *, const float *, float *);
+
+typedef struct gemv_job {
+    const em_sgemm_kernel *k;
+    const em_sgemm_args *a;
+    float lo, hi;
+    bool post_act;
+    bool col;               /* N == 1 (down A panels), else M == 1 (along B panels) */
+    gemv_fn fn;
+    size_t panels;
+} gemv_job;
+
+/* Finishes outputs [o0, o0 + n) (stride st in C) from acc: bias, residual, activation. */
+static void gemv_store(const gemv_job *J, size_t o0, size_t n, float *acc)
+{
+    const em_sgemm_args *a = J->a;
+    for (size_t t = 0; t < n; t++) {
+        size_t i = J->col ? o0 + t : 0, j = J->col ? 0 : o0 + t;
+        float v = acc[t];
+        if (a->row_bias) v += a->row_bias[i];
+        if (a->col_bias) v += a->col_bias[j];
+        if (a->res) v += a->res[i * a->ldr + j];
+        acc[t] = v < J->lo ? J->lo : v > J->hi ? J->hi : v;
+    }
+    if (J->post_act) em_act_apply(&a->act, acc, n);
+    for (size_t t = 0; t < n; t++) a->C[J->col ? (o0 + t) * a->ldc : o0 + t] = acc[t];
+}
+
+static void gemv_range(void *ctx, size_t b, size_t e)
+{
+    const gemv_job *J = ctx;
+    const em_sgemm_kernel *k = J->k;
+    const em_sgemm_args *a = J->a;
+    size_t K = a->K, w = J->col ? (size_t)k->mr : (size_t)k->nr;
+    size_t full = J->col ? round_up(a->M, w) : round_up(a->N, w);
+    float acc[64], xs[512];
+    for (size_t p = b; p < e; p++) {
+        size_t o0 = p * w, n = (J->col ? a->M : a->N) - o0;
+        if (n > w) n = w;
+        for (size_t t = 0; t < w; t++) acc[t] = 0.f;
+        for (size_t pc = 0; pc < K; pc += k->kc) {
+            size_t kcb = K - pc < k->kc ? K - pc : k->kc;
+            const float *x;
+            /* the vector: a column of B (N == 1) or the row of A (M == 1), alpha applied */
+            for (size_t q = 0; q < kcb; q += 512) {
+                size_t len = kcb - q < 512 ? kcb - q : 512;
+                for (size_t t = 0; t < len; t++) {
+                    size_t kk = pc + q + t;
+                    xs[t] = J->col ? (a->trans_b ? a->B[kk] : a->B[kk * a->ldb])
+                                   : a->alpha * (a->trans_a ? a->A[kk * a->lda] : a->A[kk]);
+                }
+                x = xs;
+                const float *panel = J->col ? a->a_packed + pc * full + o0 * kcb + q * w
+                                            : a->b_packed + pc * full + o0 * kcb + q * w;
+                J->fn(w, len, panel, x, acc);
+            }
+        }
+        gemv_store(J, o0, n, acc);
+    }
+}
+
+/* N == 1 with prepacked A and a plain B column, or M == 1 with prepacked B and a plain
+ * A row: true when done. */
+static bool try_gemv(const em_sgemm_kernel *k, const em_sgemm_args *a, float lo, float hi, bool post,
+                     struct em_tpool *pool, int threads)
+{
+    gemv_job J = {k, a, lo, hi, post, false, NULL, 0};
+    if (a->N == 1 && a->a_packed && !a->pack_b && !a->b_packed && a->B && k->mr <= 16) {
+        J.col = true;
+        J.panels = (a->M + (size_t)k->mr - 1) / (size_t)k->mr;
+    } else if (a->M == 1 && a->b_packed && a->A && k->nr <= 64) {
+        J.panels = (a->N + (size_t)k->nr - 1) / (size_t)k->nr;
+    } else {
+        return false;
+    }
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (k->level >= EM_CPU_AVX512 && (J.col || k->nr % 16 == 0))
+        J.fn = J.col ? em_sgemv_pa__avx512 : em_sgemv_pb__avx512;
+#endif
+    if (!J.fn) J.fn = J.col ? gemv_pa_ref : gemv_pb_ref;
+    size_t work = J.panels * a->K;
+    if (threads > 1 && work >= 65536)
+        em_parallel_for(pool, threads, J.panels, 1, gemv_range, &J);
+    else
+        gemv_range(&J, 0, J.panels);
+    return true;
+}
+
 void em_sgemm(const em_sgemm_kernel *k, const em_sgemm_args *a, void *ws, struct em_tpool *pool,
               int threads)
 {
@@ -354,6 +456,7 @@ void em_sgemm(const em_sgemm_kernel *k, const em_sgemm_args *a, void *ws, struct
         }
         return;
     }
+    if (try_gemv(k, a, J.lo, J.hi, J.post_act, pool, threads)) return;
     size_t tasks = J.s.rt * J.s.ct;
     if (tasks <= 1) run_task(&J, 0);
     else em_parallel_for(pool, threads, tasks, 1, task_range, &J);

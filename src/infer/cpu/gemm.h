@@ -121,6 +121,8 @@ void em_sgemm_ukernel_14x32__avx512(size_t, const float *, const float *, float 
                                     size_t, size_t, const em_gemm_epi *);
 void em_sgemm_ukernel_8x48__avx512(size_t, const float *, const float *, float *, size_t,
                                    size_t, size_t, const em_gemm_epi *);
+void em_sgemv_pa__avx512(size_t mr, size_t kc, const float *a, const float *x, float *acc);
+void em_sgemv_pb__avx512(size_t nr, size_t kc, const float *b, const float *x, float *acc);
 void em_sgemm_ukernel_8x12__neon(size_t, const float *, const float *, float *, size_t, size_t,
                                  size_t, const em_gemm_epi *);
 
