@@ -44,7 +44,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktra
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE "slow|install") 2>&1 | tee "$logdir/asan.log" || status=1
 echo "== ThreadSanitizer: sessions of one model on several threads =="
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEML_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$jobs" --target test_threads
+cmake --build build-tsan -j"$jobs" --target test_threads test_pool
 (cd build-tsan && ctest --output-on-failure -R threads_) 2>&1 | tee "$logdir/tsan.log" || status=1
 
 # One closing line over the three ctest runs.

@@ -15,3 +15,8 @@ if(TARGET edgeml)
   add_test(NAME kernels_pool COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/../kernels/test_pool_fast.py $<TARGET_FILE:edgeml>)
   set_tests_properties(kernels_pool PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
+# The pool under concurrent callers (also built and run under ThreadSanitizer by tools/test.sh).
+add_executable(test_pool ${CMAKE_CURRENT_LIST_DIR}/test_pool.c)
+target_include_directories(test_pool PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../src/infer)
+target_link_libraries(test_pool PRIVATE edgeml_static)
+add_test(NAME threads_pool COMMAND test_pool)
