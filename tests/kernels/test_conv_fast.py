@@ -46,9 +46,9 @@ def run(model, inputs, cpu, threads, tmp, tag):
     return np.load(os.path.join(out, "y.npy")), ""
 
 
-def case(i, tmp):
+def case(i, tmp, wino=False):
     global passed, failed
-    two = rng.random() < 0.8
+    two = rng.random() < 0.8 or wino
     ns = 2 if two else 1
     dw = rng.random() < 0.3
     group = 1
@@ -63,7 +63,12 @@ def case(i, tmp):
     k = [int(rng.choice([1, 1, 3, 3, 5, 7, 2])) for _ in range(ns)]
     s = [int(rng.choice([1, 1, 2, 3])) for _ in range(ns)]
     d = [int(rng.choice([1, 1, 1, 2])) for _ in range(ns)]
+    if wino:  # the Winograd path: 3x3, stride 1, dilation 1, group 1, >= 16 channels
+        dw, group, k, s, d = False, 1, [3, 3], [1, 1], [1, 1]
+        C, M = int(rng.integers(16, 80)), int(rng.integers(16, 80))
     size = [int(rng.integers(max(1, (k[j] - 1) * d[j] + 1), 40)) for j in range(ns)]
+    if wino:
+        size = [int(rng.integers(12, 48)) for _ in range(ns)]
     attrs = {"strides": s, "dilations": d, "group": group}
     if rng.random() < 0.2:
         attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER", "VALID"]))
@@ -133,7 +138,10 @@ def case(i, tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for i in range(int(os.environ.get("EDGEML_CONV_CASES", "120"))):
+    n = int(os.environ.get("EDGEML_CONV_CASES", "120"))
+    for i in range(n):
         case(i, tmp)
+    for i in range(n, n + n // 3):
+        case(i, tmp, wino=True)
 print("conv_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -7,6 +7,7 @@
  * higher convolutions, and EDGEML_CPU=reference use the reference kernel
  * (nn_conv.c). */
 #include "nn.h"
+#include "nn_conv_wino.h"
 #include "../cpu/dwconv.h"
 #include "../cpu/gemm.h"
 #include "../pool.h"
@@ -14,7 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-enum { CONV_REF = 0, CONV_GEMM, CONV_DW };
+enum { CONV_REF = 0, CONV_GEMM, CONV_DW, CONV_WINO };
 
 typedef struct conv_state {
     nn_geom_attrs a;               /* first: nn_conv_setup reads it */
@@ -29,6 +30,10 @@ typedef struct conv_state {
     size_t packed_stride[4];
     pthread_mutex_t mu;
     int64_t Mg, K;
+    /* 3x3 stride-1 convs: the Winograd F(2x2,3x3) filters, packed for wk (nn_conv_wino.c) */
+    float *wino;
+    size_t wino_stride;
+    const em_sgemm_kernel *wk;
     em_dwconv_fn dw;               /* CONV_DW */
     const float *wdw;              /* CONV_DW: [M][kh*kw], the model's constant */
 } conv_state;
@@ -56,6 +61,7 @@ void nn_conv_free(void *state)
     if (!s) return;
     for (int i = 0; i < 4; i++) free(atomic_load(&s->packed[i]));
     if (s->kind == CONV_GEMM) pthread_mutex_destroy(&s->mu);
+    free(s->wino);
     free(s);
 }
 
@@ -102,9 +108,16 @@ NN_PREP(conv)
         if (s->ks[i] == k0) first = i;
     s->Mg = (int64_t)Mg;
     s->K = (int64_t)K;
-    float *pk = pack_weights(s, W, first, group);
-    if (!pk) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
-    atomic_store(&s->packed[first], pk);
+    if (nn_wino_eligible(W, &s->a) && !getenv("EDGEML_NO_WINOGRAD")) {
+        /* Winograd first; the direct layout is packed only if some input shapes need it */
+        s->wk = em_sgemm_kernel_for_m(Mg);
+        s->wino = nn_wino_pack(s->wk, W, &s->wino_stride);
+    }
+    if (!s->wino) {
+        float *pk = pack_weights(s, W, first, group);
+        if (!pk) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
+        atomic_store(&s->packed[first], pk);
+    }
     pthread_mutex_init(&s->mu, NULL);
     s->kind = CONV_GEMM;
     em_node_release_const(n, 1); /* the packed copy replaces the mapped weights */
@@ -212,6 +225,15 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
         *out = r;
         return EDGEML_OK;
     }
+    if (s->wino && two && g->s[0] == 1 && g->s[1] == 1 && g->d[0] == 1 && g->d[1] == 1 &&
+        r->direct_epi && ((g->out[0] + 1) / 2) * ((g->out[1] + 1) / 2) >= 40) {
+        r->path = CONV_WINO;
+        size_t gws;
+        *ws = nn_wino_workspace(s->wk, (size_t)r->M, (size_t)r->C, g->out[0], g->out[1], c->threads, &gws);
+        r->ws_gemm = gws;
+        *out = r;
+        return EDGEML_OK;
+    }
     r->path = CONV_GEMM;
     r->direct_b = true;
     for (int i = 0; i < g->ns; i++)
@@ -295,7 +317,12 @@ NN_OP(conv)
     const em_act *act = fuse && n->act.kind != EM_ACT_NONE ? &n->act : NULL;
     const float *x = X->data, *b = B ? B->data : NULL, *res = R ? R->data : NULL;
     float *y = Y->data;
-    if (r->path == CONV_DW) {
+    if (r->path == CONV_WINO) {
+        const nn_geom *g = &r->g;
+        nn_wino_args wa = {s->wk, s->wino, s->wino_stride, r->ws_gemm, x, b, res, y, act,
+                           r->N, r->C, r->M, g->in[0], g->in[1], g->out[0], g->out[1], g->pb[0], g->pb[1]};
+        nn_wino_run(c, &wa);
+    } else if (r->path == CONV_DW) {
         dw_job J = {r, s->dw, x, s->wdw ? s->wdw : W->data, b, res, y, act, c->ws};
         if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
         else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
