@@ -13,6 +13,7 @@ typedef struct em_arena {
 } em_arena;
 
 void *em_arena_alloc(em_arena *a, size_t n);          /* 64-byte aligned, zeroed */
+void *em_arena_alloc_raw(em_arena *a, size_t n);      /* 64-byte aligned, not zeroed */
 void *em_arena_calloc(em_arena *a, size_t n, size_t size); /* NULL on overflow */
 char *em_arena_strndup(em_arena *a, const char *p, size_t n);
 void em_arena_free(em_arena *a);

@@ -22,7 +22,11 @@ struct em_arena_chunk {
     _Alignas(64) uint8_t data[];
 };
 
-void *em_arena_alloc(em_arena *a, size_t n)
+static void *arena_take(em_arena *a, size_t n, bool zero);
+void *em_arena_alloc(em_arena *a, size_t n) { return arena_take(a, n, true); }
+void *em_arena_alloc_raw(em_arena *a, size_t n) { return arena_take(a, n, false); }
+
+static void *arena_take(em_arena *a, size_t n, bool zero)
 {
     n = (n + 63) & ~(size_t)63;
     if (n == 0) n = 64;
@@ -39,7 +43,7 @@ void *em_arena_alloc(em_arena *a, size_t n)
     }
     void *p = a->head->data + a->used;
     a->used += n;
-    memset(p, 0, n);
+    if (zero) memset(p, 0, n);
     return p;
 }
 

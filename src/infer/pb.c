@@ -436,7 +436,7 @@ edgeml_status em_pb_parse_tensor(em_pb_ctx *c, const uint8_t *buf, size_t len, e
         if (((uintptr_t)raw.s % (esz > 8 ? 8 : esz)) == 0) {
             t->data = (void *)raw.s; /* zero-copy: the weights stay in the mapped file */
         } else {
-            t->data = em_arena_alloc(c->arena, nbytes ? nbytes : 1);
+            t->data = em_arena_alloc_raw(c->arena, nbytes ? nbytes : 1); /* overwritten next */
             if (!t->data) return EDGEML_E_NOMEM;
             memcpy(t->data, raw.s, nbytes);
             /* The copy replaces the mapped original: do not keep both resident. */

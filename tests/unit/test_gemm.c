@@ -130,6 +130,19 @@ int main(void)
         }
         tested++;
         int before = g_fail;
+        /* em_sgemm_packed_a_index agrees with em_sgemm_pack_a (Winograd packs through it) */
+        {
+            size_t M = 2 * (size_t)k->mr + 3, K = k->kc + 37;
+            float *A = xalloc(M * K * 4), *P = xalloc(em_sgemm_packed_a_size(k, M, K) * 4);
+            for (size_t i = 0; i < M * K; i++) A[i] = (float)i;
+            em_sgemm_pack_a(k, M, K, A, K, false, 1.f, P);
+            size_t bad = 0;
+            for (size_t m = 0; m < M; m++)
+                for (size_t kk = 0; kk < K; kk++) bad += P[em_sgemm_packed_a_index(k, M, K, m, kk)] != A[m * K + kk];
+            CHECK(bad == 0, "%s: packed_a_index disagrees with pack_a in %zu places", k->name, bad);
+            free(A);
+            free(P);
+        }
         /* Edges: exact tiles, one past, K across blocks, tiny. */
         size_t shapes[][3] = {
             {1, 1, 1}, {(size_t)k->mr, (size_t)k->nr, 1}, {(size_t)k->mr + 1, (size_t)k->nr + 1, 7},

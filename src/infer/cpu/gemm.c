@@ -125,17 +125,26 @@ static void pack_a_block(size_t mr, size_t M, const float *A, size_t lda, bool t
     for (size_t ip = 0; ip < mc; ip += mr) {
         size_t rows = M - (i0 + ip) < mr ? M - (i0 + ip) : mr;
         if (rows > mc - ip) rows = mc - ip;
-        for (size_t p = 0; p < kc; p++) {
-            size_t i = 0;
-            if (!trans)
-                for (; i < rows; i++) dst[i] = alpha * A[(i0 + ip + i) * lda + pc + p];
-            else {
-                const float *s = A + (pc + p) * lda + i0 + ip;
-                for (; i < rows; i++) dst[i] = alpha * s[i];
+        if (!trans) {
+            /* row by row: each source row is read once, contiguously */
+            for (size_t i = 0; i < rows; i++) {
+                const float *s = A + (i0 + ip + i) * lda + pc;
+                if (alpha == 1.f)
+                    for (size_t p = 0; p < kc; p++) dst[p * mr + i] = s[p];
+                else
+                    for (size_t p = 0; p < kc; p++) dst[p * mr + i] = alpha * s[p];
             }
-            for (; i < mr; i++) dst[i] = 0.f;
-            dst += mr;
+            for (size_t i = rows; i < mr; i++)
+                for (size_t p = 0; p < kc; p++) dst[p * mr + i] = 0.f;
+        } else {
+            for (size_t p = 0; p < kc; p++) {
+                const float *s = A + (pc + p) * lda + i0 + ip;
+                size_t i = 0;
+                for (; i < rows; i++) dst[p * mr + i] = alpha * s[i];
+                for (; i < mr; i++) dst[p * mr + i] = 0.f;
+            }
         }
+        dst += kc * mr;
     }
 }
 

@@ -68,6 +68,14 @@ const em_sgemm_kernel *em_sgemm_kernel_for(em_cpu_level l);
 
 /* Prepacked A: panels of mr rows per K block. Size in floats. */
 size_t em_sgemm_packed_a_size(const em_sgemm_kernel *k, size_t M, size_t K);
+/* Where element (m, k) of an M x K matrix lies in its prepacked form (padding
+ * rows m >= M of the last panel are zero in a packed A). */
+static inline size_t em_sgemm_packed_a_index(const em_sgemm_kernel *k, size_t M, size_t K, size_t m, size_t kk)
+{
+    size_t mr = (size_t)k->mr, Mp = (M + mr - 1) / mr * mr, pc = kk / k->kc * k->kc;
+    size_t kcb = K - pc < k->kc ? K - pc : k->kc;
+    return pc * Mp + (m / mr) * mr * kcb + (kk - pc) * mr + m % mr;
+}
 /* Packs alpha * op(A) (A is M x K with lda, or K x M when trans). */
 void em_sgemm_pack_a(const em_sgemm_kernel *k, size_t M, size_t K, const float *A, size_t lda,
                      bool trans, float alpha, float *dst);

@@ -53,18 +53,22 @@ float *nn_wino_pack(const em_sgemm_kernel *k, const em_tensor *W, size_t *stride
 {
     size_t M = (size_t)W->dims[0], C = (size_t)W->dims[1];
     size_t per = em_sgemm_packed_a_size(k, M, C);
-    float *u = malloc(16 * M * C * sizeof(float));
     float *p = aligned_alloc(64, (16 * per * sizeof(float) + 63) / 64 * 64 + 64);
-    if (!u || !p) { free(u); free(p); return NULL; }
+    if (!p) return NULL;
+    size_t mr = (size_t)k->mr, Mp = (M + mr - 1) / mr * mr;
+    if (Mp > M) /* the padding rows of the last panel: zero */
+        for (int x = 0; x < 16; x++)
+            for (size_t m = M; m < Mp; m++)
+                for (size_t c = 0; c < C; c++) p[(size_t)x * per + em_sgemm_packed_a_index(k, M, C, m, c)] = 0.f;
     const float *w = W->data;
-    float t[16];
+    float u[16];
+    /* one pass: each filter transformed once, its 16 values written where the packed U_x want them */
     for (size_t m = 0; m < M; m++)
         for (size_t c = 0; c < C; c++) {
-            filter_transform(w + (m * C + c) * 9, t);
-            for (int x = 0; x < 16; x++) u[(size_t)x * M * C + m * C + c] = t[x];
+            filter_transform(w + (m * C + c) * 9, u);
+            size_t at = em_sgemm_packed_a_index(k, M, C, m, c);
+            for (int x = 0; x < 16; x++) p[(size_t)x * per + at] = u[x];
         }
-    for (int x = 0; x < 16; x++) em_sgemm_pack_a(k, M, C, u + (size_t)x * M * C, C, false, 1.f, p + (size_t)x * per);
-    free(u);
     *stride = per;
     return p;
 }
