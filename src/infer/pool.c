@@ -36,11 +36,7 @@ struct em_tpool {
     atomic_int sleepers;
 };
 
-static void chunk_bounds(size_t n, size_t nchunks, size_t i, size_t *b, size_t *e)
-{
-    *b = n / nchunks * i + (i < n % nchunks ? i : n % nchunks);
-    *e = *b + n / nchunks + (i < n % nchunks ? 1 : 0);
-}
+#define chunk_bounds em_task_bounds
 
 /* Takes and runs chunks of the current job until none is left. The job's
  * fields are read and written under the mutex only (a chunk is a large piece

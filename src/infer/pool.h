@@ -19,6 +19,15 @@ typedef void (*em_range_fn)(void *ctx, size_t begin, size_t end);
  * be NULL (serial). */
 void em_parallel_for(em_tpool *pool, int threads, size_t n, size_t grain, em_range_fn fn, void *ctx);
 
+/* Task t of `tasks` contiguous, balanced parts of [0, n): [*b, *e). Kernels that
+ * give each thread its own buffer run em_parallel_for over tasks <= threads and
+ * split their items with this. */
+static inline void em_task_bounds(size_t n, size_t tasks, size_t t, size_t *b, size_t *e)
+{
+    *b = n / tasks * t + (t < n % tasks ? t : n % tasks);
+    *e = *b + n / tasks + (t < n % tasks ? 1 : 0);
+}
+
 /* The process-wide pool with em_cpu_count() - 1 workers, created on first use
  * (NULL if threads cannot be made: then everything runs serially). */
 em_tpool *em_tpool_default(void);

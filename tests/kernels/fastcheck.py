@@ -1,5 +1,5 @@
-"""Shared driver of the fast-path tests (test_rnn_fast.py, test_convt_fast.py,
-test_norm_resize_fast.py): runs a model through `edgeml infer` with the CPU's
+"""Shared driver of the fast-path tests (test_conv_fast.py, test_matmul_fast.py,
+test_pool_fast.py, test_rnn_fast.py, test_convt_fast.py, test_norm_resize_fast.py): runs a model through `edgeml infer` with the CPU's
 fast paths (default and EDGEML_CPU=avx2) at 1 and 2 threads and with
 EDGEML_CPU=reference, and compares every output."""
 import glob

@@ -12,7 +12,6 @@ more, and with EDGEML_CPU=reference (the portable im2col + GEMM reference), at 1
 on the thread count (bit-identical). Prints 'N passed, N failed'.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -25,25 +24,12 @@ except ImportError:
     print("test_conv_fast: python3-onnx is not installed: skipped")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastcheck  # noqa: E402
+
 BIN = sys.argv[1]
 rng = np.random.default_rng(20261204)
 passed = failed = 0
-
-
-def run(model, inputs, cpu, threads, tmp, tag):
-    out = os.path.join(tmp, tag)
-    cmd = [BIN, "infer", model, "--output-dir", out, "--threads", str(threads)]
-    for k, f in inputs.items():
-        cmd += ["--input", "%s=%s" % (k, f)]
-    env = dict(os.environ)
-    if cpu:
-        env["EDGEML_CPU"] = cpu
-    else:
-        env.pop("EDGEML_CPU", None)
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode:
-        return None, r.stderr.strip()
-    return np.load(os.path.join(out, "y.npy")), ""
 
 
 def case(i, tmp, wino=False):
@@ -102,40 +88,12 @@ def case(i, tmp, wino=False):
         inputs["w"] = os.path.join(tmp, "w%d.npy" % i)
         np.save(inputs["w"], w)
     desc = "case %d: N=%d C=%d M=%d group=%d size=%s k=%s %s" % (i, N, C, M, group, size, k, attrs)
-    ref, err = run(path, inputs, "reference", 1, tmp, "ref%d" % i)
-    if ref is None:
-        # A shape the reference refuses (e.g. output size 0 with padding): both must refuse.
-        fast, err2 = run(path, inputs, None, 1, tmp, "f%d" % i)
-        if fast is None:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL %s: reference refused (%s) but the fast path ran" % (desc, err))
-        return
-    outs = {}
-    levels = [None, "avx2"]
-    for lv in levels:
-        for th in (1, 2):
-            y, err = run(path, inputs, lv, th, tmp, "f%d_%s_%d" % (i, lv, th))
-            if y is None:
-                failed += 1
-                print("FAIL %s cpu=%s threads=%d: %s" % (desc, lv, th, err))
-                return
-            outs[(lv, th)] = y
-    for key, y in outs.items():
-        tol = 1e-4 * max(1.0, float(np.abs(ref).max(initial=0))) + 1e-4 * np.abs(ref)
-        if y.shape != ref.shape or not np.all(np.abs(y - ref) <= tol):
-            failed += 1
-            print("FAIL %s cpu=%s threads=%d: max err %g" % (desc, key[0], key[1],
-                  float(np.abs(y - ref).max()) if y.shape == ref.shape else float("inf")))
-            return
-    for lv in levels:
-        if not np.array_equal(outs[(lv, 1)], outs[(lv, 2)]):
-            failed += 1
-            print("FAIL %s cpu=%s: 2 threads differ from 1" % (desc, lv))
-            return
-    passed += 1
-
+    msg = fastcheck.check(BIN, path, inputs, tmp, "c%d" % i, desc)
+    if msg:
+        failed += 1
+        print("FAIL " + msg)
+    else:
+        passed += 1
 
 with tempfile.TemporaryDirectory() as tmp:
     n = int(os.environ.get("EDGEML_CONV_CASES", "120"))

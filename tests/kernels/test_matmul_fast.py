@@ -11,7 +11,6 @@ EDGEML_CPU=reference. Outputs must agree within float tolerance and not depend o
 the thread count. Prints 'N passed, N failed'.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -24,23 +23,12 @@ except ImportError:
     print("test_matmul_fast: python3-onnx is not installed: skipped")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastcheck  # noqa: E402
+
 BIN = sys.argv[1]
 rng = np.random.default_rng(4242)
 passed = failed = 0
-
-
-def run(model, inputs, cpu, threads, out):
-    cmd = [BIN, "infer", model, "--output-dir", out, "--threads", str(threads)]
-    for k, f in inputs.items():
-        cmd += ["--input", "%s=%s" % (k, f)]
-    env = dict(os.environ)
-    env.pop("EDGEML_CPU", None)
-    if cpu:
-        env["EDGEML_CPU"] = cpu
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode:
-        return None, r.stderr.strip()
-    return np.load(os.path.join(out, "y.npy")), ""
 
 
 def check(i, tmp, node, feeds, consts, desc):
@@ -57,31 +45,12 @@ def check(i, tmp, node, feeds, consts, desc):
     for k, v in feeds.items():
         inputs[k] = os.path.join(tmp, "%s%d.npy" % (k, i))
         np.save(inputs[k], v)
-    ref, err = run(path, inputs, "reference", 1, os.path.join(tmp, "r%d" % i))
-    if ref is None:
+    msg = fastcheck.check(BIN, path, inputs, tmp, "m%d" % i, desc)
+    if msg:
         failed += 1
-        print("FAIL %s: reference failed: %s" % (desc, err))
-        return
-    outs = {}
-    for lv in (None, "avx2"):
-        for th in (1, 2):
-            y, err = run(path, inputs, lv, th, os.path.join(tmp, "f%d_%s_%d" % (i, lv, th)))
-            if y is None or y.shape != ref.shape:
-                failed += 1
-                print("FAIL %s cpu=%s threads=%d: %s" % (desc, lv, th, err or "shape %s vs %s" % (y.shape, ref.shape)))
-                return
-            tol = 1e-4 * max(1.0, float(np.abs(ref).max(initial=0))) + 1e-4 * np.abs(ref)
-            if not np.all(np.abs(y - ref) <= tol):
-                failed += 1
-                print("FAIL %s cpu=%s threads=%d: max err %g" % (desc, lv, th, float(np.abs(y - ref).max())))
-                return
-            outs[(lv, th)] = y
-    for lv in (None, "avx2"):
-        if not np.array_equal(outs[(lv, 1)], outs[(lv, 2)]):
-            failed += 1
-            print("FAIL %s cpu=%s: threads change the result" % (desc, lv))
-            return
-    passed += 1
+        print("FAIL " + msg)
+    else:
+        passed += 1
 
 
 def r(*shape):

@@ -289,8 +289,8 @@ static void dw_tasks(void *ctx, size_t tb, size_t te)
     size_t planes = (size_t)(r->N * r->M), T = r->dw_tasks;
     for (size_t t = tb; t < te; t++) {
         float *xp = (float *)(J->ws + t * r->dw_slot);
-        size_t b = planes / T * t + (t < planes % T ? t : planes % T);
-        size_t e = b + planes / T + (t < planes % T ? 1 : 0);
+        size_t b, e;
+        em_task_bounds(planes, T, t, &b, &e);
         for (size_t i = b; i < e; i++) {
             size_t ch = i % (size_t)r->M;
             float *y = J->y + i * out_sz;

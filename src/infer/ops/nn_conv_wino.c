@@ -106,12 +106,6 @@ static void geom(int64_t TH, int64_t TW, size_t *HP, size_t *WP)
     *WP = 2 * (((size_t)TW + 15) / 16 * 16) + 4;
 }
 
-static void task_range(size_t n, size_t T, size_t t, size_t *b, size_t *e)
-{
-    *b = n / T * t + (t < n % T ? t : n % T);
-    *e = *b + n / T + (t < n % T ? 1 : 0);
-}
-
 static void in_tasks(void *ctx, size_t tb, size_t te)
 {
     const wino_job *J = ctx;
@@ -119,7 +113,7 @@ static void in_tasks(void *ctx, size_t tb, size_t te)
     for (size_t task = tb; task < te; task++) {
         float *xp = J->scratch + task * J->slot;
         size_t cb, ce;
-        task_range((size_t)J->C, J->tasks, task, &cb, &ce);
+        em_task_bounds((size_t)J->C, J->tasks, task, &cb, &ce);
         for (size_t c = cb; c < ce; c++) {
             const float *xc = J->x + c * (size_t)(J->H * J->W);
             for (size_t r = 0; r < J->HP; r++) {
@@ -145,7 +139,7 @@ static void out_tasks(void *ctx, size_t tb, size_t te)
     for (size_t task = tb; task < te; task++) {
         float *row0 = J->scratch + task * J->slot, *row1 = row0 + 2 * (size_t)J->TW + 32;
         size_t mb, me;
-        task_range((size_t)J->M, J->tasks, task, &mb, &me);
+        em_task_bounds((size_t)J->M, J->tasks, task, &mb, &me);
         for (size_t m = mb; m < me; m++) {
             float b = J->bias ? J->bias[m] : 0.f;
             float *ym = J->y + m * P;

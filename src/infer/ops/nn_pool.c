@@ -189,8 +189,8 @@ static void pool2d_tasks(void *ctx, size_t tb, size_t te)
     const pool2d_job *J = ctx;
     for (size_t t = tb; t < te; t++) {
         float *xp = (float *)(J->ws + t * J->slot);
-        size_t b = J->planes / J->tasks * t + (t < J->planes % J->tasks ? t : J->planes % J->tasks);
-        size_t e = b + J->planes / J->tasks + (t < J->planes % J->tasks ? 1 : 0);
+        size_t b, e;
+        em_task_bounds(J->planes, J->tasks, t, &b, &e);
         for (size_t i = b; i < e; i++) {
             em_dw_pad_with(&J->dg, J->x + i * J->in_sz, xp, J->kind == POOL_MAX ? NAN : 0.f);
             if (J->kind == POOL_MAX) J->mx(&J->dg, xp, J->rowc, J->colc, J->y + i * J->out_sz);
