@@ -115,6 +115,18 @@ edgeml_status nn_conv_ref_run(em_kctx *c);
  * c->node->state starts with an nn_geom_attrs. */
 edgeml_status nn_conv_setup(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_geom *g,
                             int64_t *odims, int64_t *pgroup);
+/* A convolution's layout for the fast paths' reshape (float and int8): geometry, output
+ * dims and the GEMM view of one group (Mg x P, K = Cg * kernel size). The reshape
+ * states start with NN_CONV_LAYOUT so that nn_conv_layout_make fills them in place. */
+#define NN_CONV_LAYOUT_FIELDS              \
+    nn_geom g;                             \
+    int64_t odims[EM_MAX_RANK];            \
+    int rank;                              \
+    int64_t N, C, M, group, Cg, Mg;        \
+    size_t K, P;
+typedef struct nn_conv_layout { NN_CONV_LAYOUT_FIELDS } nn_conv_layout;
+#define NN_CONV_LAYOUT union { nn_conv_layout L; struct { NN_CONV_LAYOUT_FIELDS }; }
+edgeml_status nn_conv_layout_make(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_conv_layout *L);
 /* QLinearConv int8 fast paths (nn_qconv_fast.c); the reference is nn_qlinear_conv_run. */
 NN_PREP(qlinear_conv_fast); NN_OP(qlinear_conv_fast);
 edgeml_status nn_qlinear_conv_fast_reshape(em_kctx *c, void **rs, size_t *ws);

@@ -269,6 +269,21 @@ static edgeml_status qconv_compute(em_kctx *c, const nn_geom *g, int64_t group, 
     return EDGEML_OK;
 }
 
+edgeml_status nn_conv_layout_make(em_kctx *c, const em_tensor *X, const em_tensor *W, nn_conv_layout *L)
+{
+    edgeml_status st = nn_conv_setup(c, X, W, &L->g, L->odims, &L->group);
+    if (st) return st;
+    L->rank = X->rank;
+    L->N = X->dims[0];
+    L->C = X->dims[1];
+    L->M = W->dims[0];
+    L->Cg = L->C / L->group;
+    L->Mg = L->M / L->group;
+    L->K = (size_t)L->Cg * L->g.k_sz;
+    L->P = L->g.out_sz;
+    return EDGEML_OK;
+}
+
 NN_OP(conv_integer)
 {
     const em_tensor *X = em_in(c, 0), *W = em_in(c, 1);

@@ -40,11 +40,7 @@ typedef struct conv_state {
 
 typedef struct conv_rs {
     int path;                      /* CONV_REF, CONV_GEMM or CONV_DW */
-    nn_geom g;
-    int64_t odims[EM_MAX_RANK];
-    int rank;
-    int64_t N, C, M, group, Cg, Mg;
-    size_t K, P;
+    NN_CONV_LAYOUT;
     bool direct_b;                 /* 1x1, stride 1, no padding: B is the input itself */
     bool direct_epi;               /* residual (if any) has the output's shape */
     size_t ws_gemm;
@@ -198,16 +194,8 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
     if (B && (B->dtype != EDGEML_FLOAT || B->rank != 1 || B->dims[0] != W->dims[0])) return EDGEML_OK;
     conv_rs *r = calloc(1, sizeof *r);
     if (!r) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
-    edgeml_status st = nn_conv_setup(c, X, W, &r->g, r->odims, &r->group);
+    edgeml_status st = nn_conv_layout_make(c, X, W, &r->L);
     if (st) { free(r); return st; }
-    r->rank = X->rank;
-    r->N = X->dims[0];
-    r->C = X->dims[1];
-    r->M = W->dims[0];
-    r->Cg = r->C / r->group;
-    r->Mg = r->M / r->group;
-    r->K = (size_t)r->Cg * r->g.k_sz;
-    r->P = r->g.out_sz;
     r->direct_epi = em_epilogue_direct(c, r->rank, r->odims);
     const nn_geom *g = &r->g;
     bool two = g->ns == 2;

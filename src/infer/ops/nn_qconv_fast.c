@@ -39,11 +39,7 @@ typedef struct qconv_state {
 
 typedef struct qconv_rs {
     int path;
-    nn_geom g;
-    int64_t odims[EM_MAX_RANK];
-    int rank;
-    int64_t N, C, M, group, Cg, Mg;
-    size_t K, P;
+    NN_CONV_LAYOUT;
     bool direct;
     em_qdw_geom dg;
     size_t dw_tasks, dw_slot;
@@ -247,16 +243,8 @@ edgeml_status nn_qlinear_conv_fast_reshape(em_kctx *c, void **out, size_t *ws)
         return EDGEML_OK; /* the reference reports what is wrong */
     qconv_rs *r = calloc(1, sizeof *r);
     if (!r) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
-    edgeml_status st = nn_conv_setup(c, X, W, &r->g, r->odims, &r->group);
+    edgeml_status st = nn_conv_layout_make(c, X, W, &r->L);
     if (st) { free(r); return st; }
-    r->rank = X->rank;
-    r->N = X->dims[0];
-    r->C = X->dims[1];
-    r->M = W->dims[0];
-    r->Cg = r->C / r->group;
-    r->Mg = r->M / r->group;
-    r->K = (size_t)r->Cg * r->g.k_sz;
-    r->P = r->g.out_sz;
     const nn_geom *g = &r->g;
     bool two = g->ns == 2;
     int64_t kh = two ? g->k[0] : 1, kw = g->k[g->ns - 1];
