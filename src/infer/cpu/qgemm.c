@@ -126,15 +126,39 @@ typedef struct qjob {
     size_t slot, nc, mc, nb_col, nb_row, items, tasks;
 } qjob;
 
-static void pack_b_block(const qjob *J, size_t j0, size_t nc, uint8_t *panel, uint8_t *tmp, const uint8_t *zero)
+/* cs[j] += sum over the nk rows of row[j] (u8 domain: flipped when xr). */
+static void col_sums(const uint8_t *const *rows, size_t nk, size_t nc, bool xr, uint32_t *cs)
+{
+    uint8_t f = xr ? 0x80 : 0;
+    for (size_t r = 0; r < nk; r++) {
+        const uint8_t *p = rows[r];
+        for (size_t j = 0; j < nc; j++) cs[j] += (uint8_t)(p[j] ^ f);
+    }
+}
+
+static void pack_b_block(const qjob *J, size_t j0, size_t nc, uint8_t *panel, uint8_t *tmp, const uint8_t *zero,
+                         uint32_t *cs)
 {
     const em_qgemm_args *a = J->a;
     size_t NR = (size_t)J->k->nr, K = a->K, k4 = em_qgemm_k4(K), pstride = k4 * NR * 4;
+    if (cs) memset(cs, 0, nc * sizeof *cs);
     for (size_t g = 0; g < k4; g++) {
         size_t k0 = g * 4, nk = K - k0 < 4 ? K - k0 : 4;
         const uint8_t *rows[4] = {zero, zero, zero, zero};
         a->rows(a->rows_ctx, k0, nk, j0, nc, tmp, rows);
         interleave4(rows, nc, NR, pstride, a->x_xor80, panel + g * NR * 4);
+        if (cs) col_sums(rows, nk, nc, a->x_xor80, cs);
+    }
+}
+
+/* C[m][j0 + j] -= col_wz[m] * cs[j] for rows [m0, m1) (wrapping, as the reference). */
+static void col_correct(const em_qgemm_args *a, size_t m0, size_t m1, size_t j0, size_t nc, const uint32_t *cs)
+{
+    for (size_t m = m0; m < m1; m++) {
+        uint32_t w = (uint32_t)a->col_wz[m];
+        if (!w) continue;
+        int32_t *c = (int32_t *)a->C + m * a->ldc + j0;
+        for (size_t j = 0; j < nc; j++) c[j] = (int32_t)((uint32_t)c[j] - w * cs[j]);
     }
 }
 
@@ -151,6 +175,7 @@ static void qtask(void *ctx, size_t tb, size_t te)
         uint8_t *tmp = panel + round_up(k4 * 4 * round_up(J->nc, NR), 64);
         uint8_t *zero = tmp + round_up(4 * J->nc, 64);
         memset(zero, 0, J->nc);
+        uint32_t *cs = a->col_wz && a->out32 ? (uint32_t *)(zero + round_up(J->nc, 64) + 64) : NULL;
         size_t ib = J->items / J->tasks * t + (t < J->items % J->tasks ? t : J->items % J->tasks);
         size_t ie = ib + J->items / J->tasks + (t < J->items % J->tasks ? 1 : 0);
         size_t packed = (size_t)-1;
@@ -158,7 +183,7 @@ static void qtask(void *ctx, size_t tb, size_t te)
             size_t cb = it / J->nb_row, rb = it % J->nb_row;
             size_t j0 = cb * J->nc, nc = a->N - j0 < J->nc ? a->N - j0 : J->nc;
             if (packed != cb) {
-                pack_b_block(J, j0, nc, panel, tmp, zero);
+                pack_b_block(J, j0, nc, panel, tmp, zero, cs);
                 packed = cb;
             }
             size_t m0 = rb * J->mc, m1 = m0 + J->mc < a->M ? m0 + J->mc : a->M;
@@ -172,6 +197,8 @@ static void qtask(void *ctx, size_t tb, size_t te)
                     k->fn(k4, ap, panel + (jp / NR) * k4 * NR * 4, c, a->ldc, mr, nr, &e);
                 }
             }
+            if (cs) col_correct(a, m0, m1, j0, nc, cs);
+            if (a->post) a->post(a->post_ctx, m0, m1, j0, nc);
         }
     }
 }
@@ -198,6 +225,7 @@ static void plan(const em_qgemm_kernel *k, const em_qgemm_args *a, int threads, 
     if (J->tasks < 1) J->tasks = 1;
     size_t k4 = em_qgemm_k4(a->K);
     J->slot = round_up(k4 * 4 * round_up(nc, NR), 64) + round_up(4 * nc, 64) + round_up(nc, 64) + 64;
+    if (a->col_wz && a->out32) J->slot += round_up(nc * sizeof(uint32_t), 64);
 }
 
 size_t em_qgemm_workspace(const em_qgemm_kernel *k, const em_qgemm_args *a, int threads)

@@ -87,6 +87,10 @@ void em_qgemm_pack_a(const em_qgemm_kernel *k, size_t M, size_t K, const uint8_t
 typedef void (*em_qgemm_rows_fn)(const void *ctx, size_t k0, size_t nk, size_t j0, size_t nc,
                                  uint8_t *tmp, const uint8_t **rows);
 
+/* Called when rows [m0, m1) of columns [j0, j0 + nc) of C are final (still in cache): e.g. a
+ * conversion of the int32 results to float with the rest of a fused epilogue. */
+typedef void (*em_qgemm_post_fn)(const void *ctx, size_t m0, size_t m1, size_t j0, size_t nc);
+
 typedef struct em_qgemm_args {
     size_t M, N, K;
     const uint8_t *a_packed;
@@ -100,6 +104,12 @@ typedef struct em_qgemm_args {
     float flo, fhi;
     int32_t yzp;
     bool out32;
+    /* out32 only: a weight zero point per row (in the s8 domain), or NULL. Then
+     * C[m][j] -= col_wz[m] * sum_k B[k][j] (B in the u8 domain, K rows), which with
+     * the per-row terms in bias gives sum_k (x - xz)(w - wz) for asymmetric weights. */
+    const int32_t *col_wz;
+    em_qgemm_post_fn post;   /* or NULL */
+    const void *post_ctx;
 } em_qgemm_args;
 
 size_t em_qgemm_workspace(const em_qgemm_kernel *k, const em_qgemm_args *a, int threads);

@@ -131,6 +131,26 @@ edgeml_status nn_conv_layout_make(em_kctx *c, const em_tensor *X, const em_tenso
 NN_PREP(qlinear_conv_fast); NN_OP(qlinear_conv_fast);
 edgeml_status nn_qlinear_conv_fast_reshape(em_kctx *c, void **rs, size_t *ws);
 void nn_qconv_fast_free(void *state);
+/* Implicit im2col of u8/s8 activations for the int8 GEMM (cpu/qgemm.h em_qgemm_rows_fn):
+ * one image and group, padding holds pad (the zero point's bits); direct: 1x1, stride 1,
+ * no padding (rows point into x). Shared by QLinearConv and ConvInteger. */
+typedef struct nn_qim2col {
+    const uint8_t *x;              /* [Cg][H][W] of this image and group */
+    int64_t H, W, OW, kh, kw, sh, sw, dh, dw, ph, pw;
+    size_t P;
+    bool direct;
+    uint8_t pad;
+} nn_qim2col;
+void nn_qim2col_rows(const void *ctx, size_t k0, size_t nk, size_t j0, size_t nc, uint8_t *tmp,
+                     const uint8_t **rows);
+/* ConvInteger (int32 out) and edgeml:ConvIntegerScaled (float out: the ConvInteger ->
+ * Cast -> Mul(scale) -> Add(bias) chain, opt/convint.c) on the int8 GEMM (nn_convint_fast.c). */
+NN_PREP(convint_fast); NN_OP(convint_fast); NN_OP(convint_scaled);
+edgeml_status nn_convint_fast_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_convint_fast_free(void *state);
+extern const em_op_entry em_nn_convint_scaled_entry;
+/* The reference ConvInteger of inputs 0..3 into scratch int32 (nn_conv.c). */
+edgeml_status nn_conv_integer_acc(em_kctx *c, int32_t **acc, int *rank, int64_t *odims);
 /* QuantizeLinear / DequantizeLinear per-tensor fast paths (nn_qdq_fast.c). */
 NN_OP(quantize_fast); NN_OP(dequantize_fast);
 NN_PREP(convt); NN_OP(convt);

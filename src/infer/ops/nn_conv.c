@@ -299,6 +299,24 @@ NN_OP(conv_integer)
     return qconv_compute(c, &g, group, X, xzp, W, wzp, NULL, Y->data);
 }
 
+edgeml_status nn_conv_integer_acc(em_kctx *c, int32_t **acc, int *rank, int64_t *odims)
+{
+    const em_tensor *X = em_in(c, 0), *W = em_in(c, 1);
+    const em_tensor *xzp = em_n_in(c) > 2 ? em_in(c, 2) : NULL, *wzp = em_n_in(c) > 3 ? em_in(c, 3) : NULL;
+    EM_CHECK(c, X && W, "missing input x or w");
+    nn_geom g;
+    int64_t group;
+    edgeml_status st = qconv_setup(c, X, xzp, W, wzp, NULL, &g, odims, &group);
+    if (st) return st;
+    *rank = X->rank;
+    size_t ny;
+    if (!em_shape_numel(X->rank, odims, &ny) || ny > SIZE_MAX / sizeof(int32_t))
+        return em_fail(c, EDGEML_E_RUNTIME, "output size overflows");
+    *acc = em_scratch(c, ny ? ny * sizeof(int32_t) : 1);
+    if (!*acc) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
+    return ny ? qconv_compute(c, &g, group, X, xzp, W, wzp, NULL, *acc) : EDGEML_OK;
+}
+
 NN_OP(qlinear_conv)
 {
     EM_CHECK(c, em_n_in(c) >= 8, "QLinearConv needs 8 inputs");

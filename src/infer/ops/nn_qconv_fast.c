@@ -173,18 +173,10 @@ NN_PREP(qlinear_conv_fast)
 
 /* ---- implicit im2col ------------------------------------------------------------ */
 
-typedef struct qim2col {
-    const uint8_t *x;              /* [Cg][H][W] of this image and group */
-    int64_t H, W, OW, kh, kw, sh, sw, dh, dw, ph, pw;
-    size_t P;
-    bool direct;
-    uint8_t pad;
-} qim2col;
-
-static void im2col_rows(const void *vctx, size_t k0, size_t nk, size_t j0, size_t nc, uint8_t *tmp,
+void nn_qim2col_rows(const void *vctx, size_t k0, size_t nk, size_t j0, size_t nc, uint8_t *tmp,
                         const uint8_t **rows)
 {
-    const qim2col *q = vctx;
+    const nn_qim2col *q = vctx;
     if (q->direct) {
         for (size_t r = 0; r < nk; r++) rows[r] = q->x + (k0 + r) * q->P + j0;
         return;
@@ -349,17 +341,17 @@ NN_OP(qlinear_conv_fast)
         for (int64_t gi = 0; gi < r->group; gi++) {
             size_t xoff = ((size_t)ni * (size_t)r->C + (size_t)(gi * r->Cg)) * g->in_sz;
             size_t yoff = ((size_t)ni * (size_t)r->M + (size_t)(gi * r->Mg)) * r->P;
-            qim2col q;
+            nn_qim2col q;
             if (g->ns == 2)
-                q = (qim2col){x + xoff, g->in[0], g->in[1], g->out[1], g->k[0], g->k[1], g->s[0], g->s[1],
+                q = (nn_qim2col){x + xoff, g->in[0], g->in[1], g->out[1], g->k[0], g->k[1], g->s[0], g->s[1],
                               g->d[0], g->d[1], g->pb[0], g->pb[1], r->P, r->direct, s->xz_raw};
             else
-                q = (qim2col){x + xoff, 1, g->in[0], g->out[0], 1, g->k[0], 1, g->s[0], 1, g->d[0], 0,
+                q = (nn_qim2col){x + xoff, 1, g->in[0], g->out[0], 1, g->k[0], 1, g->s[0], 1, g->d[0], 0,
                               g->pb[0], r->P, r->direct, s->xz_raw};
             em_qgemm_args a = {
                 .M = (size_t)r->Mg, .N = r->P, .K = r->K,
                 .a_packed = s->packed + (size_t)gi * s->packed_stride,
-                .rows = im2col_rows, .rows_ctx = &q, .x_xor80 = s->x_signed,
+                .rows = nn_qim2col_rows, .rows_ctx = &q, .x_xor80 = s->x_signed,
                 .C = y + yoff, .ldc = r->P,
                 .bias = s->bias + gi * r->Mg, .mult = s->mult + gi * r->Mg,
                 .flo = s->flo, .fhi = s->fhi, .yzp = s->yzp,

@@ -7,7 +7,8 @@ NN_PREP(deform); NN_OP(deform); /* nn_deform.c */
 
 const em_op_entry em_ops_nn[] = {
     {"", "Conv", 1, nn_conv_prepare, nn_conv_run, nn_conv_free, nn_conv_reshape},
-    R("ConvInteger", 10, nn_qconv_prepare, nn_conv_integer_run),
+    {"", "ConvInteger", 10, nn_convint_fast_prepare, nn_convint_fast_run, nn_convint_fast_free,
+     nn_convint_fast_reshape},
     {"", "QLinearConv", 10, nn_qlinear_conv_fast_prepare, nn_qlinear_conv_fast_run, nn_qconv_fast_free,
      nn_qlinear_conv_fast_reshape},
     {"", "ConvTranspose", 1, nn_convt_prepare, nn_convt_run, nn_convt_free, nn_convt_reshape},

@@ -1,7 +1,8 @@
 /* Fuse a residual Add and an activation into their producer.
  *
  * requires: a committed graph, dtypes inferred; the producer is Conv,
- *   ConvTranspose, Gemm or MatMul (ai.onnx) with no epilogue yet, and its
+ *   ConvTranspose, Gemm or MatMul (ai.onnx) or edgeml:ConvIntegerScaled
+ *   (convint.c) with no epilogue yet, and its
  *   output is read by the fused node(s) alone and is not a graph output; the
  *   output's dtype is known floating (activations: float, float16, bfloat16);
  *   the Add's other operand is defined before the producer (order kept).
@@ -17,6 +18,7 @@ static bool fusable_producer(const em_node *n)
 {
     if (n->n_out != 1 || n->out[0] < 0 || em_has_epilogue(n)) return false;
     if (opt_is(n, "MatMul")) return n->n_in == 2;
+    if (opt_is_convint_scaled(n)) return n->n_in == 6;
     if (opt_is(n, "Conv") || opt_is(n, "ConvTranspose") || opt_is(n, "Gemm")) return n->n_in == 2 || n->n_in == 3;
     return false;
 }
@@ -39,10 +41,14 @@ static edgeml_status fuse_add(em_opt *o, int p)
     }
     int dr = opt_dtype(o, r);
     if (dr && dr != opt_dtype(o, y)) return EDGEML_OK;
-    int in[4], n = 0;
-    in[n++] = pn->in[0];
-    in[n++] = pn->in[1];
-    if (!opt_is(pn, "MatMul")) in[n++] = pn->n_in > 2 ? pn->in[2] : -1;
+    int in[7], n = 0;
+    if (opt_is_convint_scaled(pn)) {
+        for (; n < 6; n++) in[n] = pn->in[n];
+    } else {
+        in[n++] = pn->in[0];
+        in[n++] = pn->in[1];
+        if (!opt_is(pn, "MatMul")) in[n++] = pn->n_in > 2 ? pn->in[2] : -1;
+    }
     in[n] = r;
     int out = an->out[0];
     edgeml_status st = opt_set_inputs(o, p, n + 1, in);

@@ -70,6 +70,11 @@ edgeml_status em_model_fold_constants(struct edgeml_model *m, em_graph *g, edgem
 static inline em_node *opt_node(em_opt *o, int k) { return &o->g->nodes[k]; }
 /* True for an alive ai.onnx node of this op type. */
 bool opt_is(const em_node *n, const char *op);
+/* True for an alive edgeml:ConvIntegerScaled node (convint.c). */
+static inline bool opt_is_convint_scaled(const em_node *n)
+{
+    return !strcmp(n->domain, "edgeml") && !strcmp(n->op_type, "ConvIntegerScaled");
+}
 /* Refreshes the use lists when stale. */
 void opt_uses(em_opt *o);
 /* References to slot s by nodes' inputs (one per input position). */

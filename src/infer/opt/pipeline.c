@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 edgeml_status em_opt_attention(em_opt *o);    /* attention.c */
+edgeml_status em_opt_convint(em_opt *o);      /* convint.c */
 
 static const em_opt_pass k_passes[] = {
     {"noop", em_opt_noop},                   /* Identity, Dropout, Cast, Reshape chains, Transpose pairs */
@@ -19,6 +20,7 @@ static const em_opt_pass k_passes[] = {
     {"qdq", em_opt_qdq},                     /* DQ -> Conv -> [Relu|Clip] -> Q as QLinearConv; DQ -> Q pairs */
     {"layernorm", em_opt_layernorm},         /* LayerNorm written as primitives */
     {"attention", em_opt_attention},         /* softmax attention -> edgeml:Attention */
+    {"convint", em_opt_convint},             /* ConvInteger -> Cast -> Mul -> [Add] -> edgeml:ConvIntegerScaled */
     {"fuse", em_opt_fuse},                   /* residual Add and activations into their producer */
     {"recognise_act", em_opt_recognise_act}, /* SiLU/GELU/... written as primitives, not fused */
     {"noop", em_opt_noop},                   /* what the rewrites exposed */

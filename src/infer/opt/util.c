@@ -305,6 +305,7 @@ static const char *const same_as_in0[] = {
 static int rule_dtype(em_opt *o, const em_node *n, int j)
 {
     if (*n->domain && strcmp(n->domain, "ai.onnx")) {
+        if (!strcmp(n->domain, "edgeml") && !strcmp(n->op_type, "ConvIntegerScaled")) return j == 0 ? EDGEML_FLOAT : 0;
         if (!strcmp(n->domain, "edgeml") && j == 0 && n->n_in > 0) return opt_dtype(o, n->in[0]);
         return 0;
     }
