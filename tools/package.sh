@@ -24,8 +24,8 @@
 #
 # As root on Debian 12 it installs what it needs with apt-get: dpkg-dev debhelper lintian
 # cmake pkgconf and the -dev libraries; for arm64/armhf also `dpkg --add-architecture`,
-# crossbuild-essential-ARCH and the -dev libraries of ARCH. EDGEML_JOBS sets the build's
-# parallelism (default: the number of CPUs).
+# crossbuild-essential-ARCH, pkgconf:ARCH (the ARCH pkg-config wrapper) and the -dev libraries
+# of ARCH. EDGEML_JOBS sets the build's parallelism (default: the number of CPUs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build-deb
@@ -56,7 +56,8 @@ apt_install() {
     # $@: packages (with :arch); installs the missing ones
     local need=() p
     for p in "$@"; do
-        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+        case $p in *:*) ;; *) p=$p:$BUILD_ARCH ;; esac
+        dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
     done
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] || die "missing packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})"
@@ -75,7 +76,7 @@ for a in "${ARCHES[@]}"; do
         log "dpkg --add-architecture $a"
         dpkg --add-architecture "$a"
     fi
-    apt_install "crossbuild-essential-$a" "${DEV_LIBS[@]/%/:$a}"
+    apt_install "crossbuild-essential-$a" "pkgconf:$a" "${DEV_LIBS[@]/%/:$a}"
 done
 
 VERSION=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
