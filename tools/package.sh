@@ -56,8 +56,11 @@ apt_install() {
     # $@: packages (with :arch); installs the missing ones
     local need=() p
     for p in "$@"; do
-        case $p in *:*) ;; *) p=$p:$BUILD_ARCH ;; esac
-        dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || need+=("$p")
+        # installed for the build architecture (or Architecture: all) unless p names one
+        local want="installed ($BUILD_ARCH|all)"
+        case $p in *:*) want="installed ${p#*:}" ;; esac
+        dpkg-query -W -f '${db:Status-Status} ${Architecture}\n' "${p%%:*}" 2>/dev/null |
+            grep -qxE "$want" || need+=("$p")
     done
     [ ${#need[@]} -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] || die "missing packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})"
