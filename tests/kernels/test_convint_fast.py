@@ -17,6 +17,8 @@ Usage: test_convint_fast.py EDGEML_BIN
    (checked with `edgeml inspect --optimized`). Every fast variant and thread count must give
    the same bytes as the unfused graph (EDGEML_OPT=0) at the same CPU level (the same float
    operations in the same order), and agree with the reference within float tolerance.
+3. DynamicQuantizeLinear alone (its vectorised, threaded path in nn_qdq_fast.c): every
+   output bit-identical to the reference at 1 and 2 threads.
 Prints 'N passed, N failed'.
 """
 import os
@@ -229,8 +231,50 @@ def case(i, tmp):
     passed += 1
 
 
+def dql_case(i, tmp):
+    """DynamicQuantizeLinear alone (nn_qdq_fast.c): every output bit-identical to the reference."""
+    global passed
+    n = int(rng.choice([1, 7, 100, 4099, 70000, 300001]))
+    kind = rng.choice(["normal", "positive", "negative", "constant", "zero"])
+    x = rng.standard_normal(n).astype(np.float32) * np.float32(rng.uniform(0.01, 100))
+    if kind == "positive":
+        x = np.abs(x) + 1
+    elif kind == "negative":
+        x = -np.abs(x) - 1
+    elif kind == "constant":
+        x[:] = x[0]
+    elif kind == "zero":
+        x[:] = 0
+    path = os.path.join(tmp, "d%d.onnx" % i)
+    node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "ys", "yz"])
+    g = helper.make_graph([node], "dq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+                          [helper.make_tensor_value_info(v, t, None) for v, t in
+                           [("y", TensorProto.UINT8), ("ys", TensorProto.FLOAT), ("yz", TensorProto.UINT8)]])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    xf = os.path.join(tmp, "dx%d.npy" % i)
+    np.save(xf, x)
+    res = {}
+    for tag, env, t in [("ref", {"EDGEML_CPU": "reference"}, 1), ("fast1", {}, 1), ("fast2", {}, 2)]:
+        out = os.path.join(tmp, "d%d_%s" % (i, tag))
+        env2 = dict(os.environ)
+        env2.pop("EDGEML_CPU", None)
+        env2.update(env)
+        r = subprocess.run([BIN, "infer", path, "--output-dir", out, "--threads", str(t), "--input", "x=" + xf],
+                           env=env2, capture_output=True, text=True)
+        if r.returncode:
+            return fail("DQL n%d %s %s: %s" % (n, kind, tag, r.stderr.strip()))
+        res[tag] = [np.load(os.path.join(out, v + ".npy")) for v in ("y", "ys", "yz")]
+    for tag in ("fast1", "fast2"):
+        for a, b in zip(res[tag], res["ref"]):
+            if a.shape != b.shape or a.tobytes() != b.tobytes():
+                return fail("DQL n%d %s %s: differs from the reference" % (n, kind, tag))
+    passed += 1
+
+
 with tempfile.TemporaryDirectory() as tmp:
     for i in range(int(os.environ.get("CONVINT_CASES", "45"))):
         case(i, tmp)
+    for i in range(int(os.environ.get("DQL_CASES", "12"))):
+        dql_case(i, tmp)
 print("test_convint_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -152,7 +152,7 @@ extern const em_op_entry em_nn_convint_scaled_entry;
 /* The reference ConvInteger of inputs 0..3 into scratch int32 (nn_conv.c). */
 edgeml_status nn_conv_integer_acc(em_kctx *c, int32_t **acc, int *rank, int64_t *odims);
 /* QuantizeLinear / DequantizeLinear per-tensor fast paths (nn_qdq_fast.c). */
-NN_OP(quantize_fast); NN_OP(dequantize_fast);
+NN_OP(quantize_fast); NN_OP(dequantize_fast); NN_OP(dynquant_fast);
 NN_PREP(convt); NN_OP(convt);
 edgeml_status nn_convt_reshape(em_kctx *c, void **rs, size_t *ws);
 void nn_convt_free(void *state);

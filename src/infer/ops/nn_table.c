@@ -33,7 +33,7 @@ const em_op_entry em_ops_nn[] = {
     R("QLinearMatMul", 10, NULL, nn_qlinear_matmul_run),
     R("QuantizeLinear", 10, NULL, nn_quantize_fast_run),
     R("DequantizeLinear", 10, NULL, nn_dequantize_fast_run),
-    R("DynamicQuantizeLinear", 11, NULL, nn_dynquant_run),
+    R("DynamicQuantizeLinear", 11, NULL, nn_dynquant_fast_run),
     R("Softmax", 1, NULL, nn_softmax_run),
     R("LogSoftmax", 1, NULL, nn_logsoftmax_run),
     R("Hardmax", 1, NULL, nn_hardmax_run),
