@@ -71,7 +71,9 @@ apt_install() {
     apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
-apt_install dpkg-dev debhelper lintian fakeroot cmake pkgconf make gcc libc6-dev git "${DEV_LIBS[@]}"
+tools=(dpkg-dev debhelper fakeroot cmake pkgconf make gcc libc6-dev git)
+[ "$LINTIAN" = 1 ] && tools+=(lintian)
+apt_install "${tools[@]}" "${DEV_LIBS[@]}"
 for a in "${ARCHES[@]}"; do
     [ "$a" = "$BUILD_ARCH" ] && continue
     if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
