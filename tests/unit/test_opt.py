@@ -448,6 +448,40 @@ case("squeeze_unsqueeze", model([helper.make_node("Unsqueeze", ["x", "ax"], ["u"
                                 [vi("x", [2, 3, 4])], [vi("y", None)], [const("ax", np.array([0, 3], np.int64))]),
      {"x": X24}, ["Relu"])
 
+# ---- zero Pad folded into the Conv (opt/pad_fold.c) ------------------------------------
+def pad_model(pads, mode="constant", value=None, conv_pads=(0, 0, 0, 0), stride=2, opset=17, group=1, extra=False):
+    ins = ["x", "pp"]
+    inits = [const("pp", np.array(pads, np.int64)), const("w", rnd(4, 3 // group, 3, 3)), const("b", rnd(4))]
+    if value is not None:
+        ins.append("pv")
+        inits.append(scalar("pv", value))
+    nodes = [helper.make_node("Pad", ins, ["p"], mode=mode),
+             helper.make_node("Conv", ["p", "w", "b"], ["y"], pads=list(conv_pads), strides=[stride, stride], group=group)]
+    outs = [vi("y", None)]
+    if extra:  # the padded value is also read elsewhere: the Pad must stay
+        nodes.append(helper.make_node("Relu", ["p"], ["r"]))
+        outs.append(vi("r", None))
+    return model(nodes, [vi("x", [2, 3, 9, 8])], outs, inits, opset=opset)
+
+
+XP = rnd(2, 3, 9, 8)
+case("pad_fold", pad_model([0, 0, 0, 1, 0, 0, 1, 1]), {"x": XP}, ["Conv"])
+case("pad_fold_conv_pads", pad_model([0, 0, 1, 2, 0, 0, 1, 0], conv_pads=(1, 0, 2, 1), stride=1), {"x": XP}, ["Conv"])
+case("pad_fold_zero_value", pad_model([0, 0, 1, 1, 0, 0, 1, 1], value=0.0), {"x": XP}, ["Conv"])
+case("pad_fold_opset10", model([helper.make_node("Pad", ["x"], ["p"], pads=[0, 0, 1, 1, 0, 0, 1, 1]),
+                                helper.make_node("Conv", ["p", "w"], ["y"])],
+                               [vi("x", [2, 3, 9, 8])], [vi("y", None)], [const("w", rnd(4, 3, 3, 3))], opset=10),
+     {"x": XP}, ["Conv"])
+case("pad_fold_axes", model([helper.make_node("Pad", ["x", "pp", "", "ax"], ["p"]),
+                             helper.make_node("Conv", ["p", "w"], ["y"], strides=[2, 1])],
+                            [vi("x", [2, 3, 9, 8])], [vi("y", None)],
+                            [const("pp", np.array([1, 0, 2, 1], np.int64)), const("ax", np.array([-1, 2], np.int64)),
+                             const("w", rnd(4, 3, 3, 3))], opset=18), {"x": XP}, ["Conv"])
+case("pad_keep_value", pad_model([0, 0, 1, 1, 0, 0, 1, 1], value=0.5), {"x": XP}, ["Pad", "Conv"])
+case("pad_keep_reflect", pad_model([0, 0, 1, 1, 0, 0, 1, 1], mode="reflect"), {"x": XP}, ["Pad", "Conv"])
+case("pad_keep_negative", pad_model([0, 0, -1, 1, 0, 0, 1, 1]), {"x": XP}, ["Pad", "Conv"])
+case("pad_keep_channels", pad_model([0, 0, 1, 1, 0, 0, 1, 1], extra=True), {"x": XP}, ["Pad", "Conv", "Relu"])
+
 # ---- constant folding after the passes ----------------------------------------------
 case("fold_after", model([helper.make_node("Identity", ["w"], ["wi"]), helper.make_node("Transpose", ["wi"], ["wt"], perm=[1, 0]),
                           helper.make_node("MatMul", ["x", "wt"], ["y"])],

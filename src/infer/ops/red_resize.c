@@ -478,9 +478,9 @@ static edgeml_status red_resize_ref_run(em_kctx *c)
 /* ---- float32 fast path (issue 10) -------------------------------------------------
  * Nearest and linear over the last two axes (every other axis unchanged), in
  * the half_pixel, asymmetric, align_corners and pytorch_half_pixel modes (and
- * Upsample's / Resize-10's asymmetric), scales or sizes constant: per-axis
- * index and weight tables are built once per input shapes (reshape) with the
- * reference's coordinate rules, then run goes over output rows on the pool:
+ * Upsample's / Resize-10's asymmetric): per-axis index and weight tables are
+ * built with the reference's coordinate rules once per input shapes (reshape)
+ * when scales / sizes are constants, else once per run (cheap: OH + OW entries), then run goes over output rows on the pool:
  * nearest gathers, linear blends the two source rows vertically into a line
  * and gathers it horizontally. Everything else runs red_resize_ref_run. */
 
@@ -533,11 +533,23 @@ static void rz_axis(const red_resize_state *s, bool linear, int64_t L, int64_t M
     }
 }
 
-edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
+/* True when scales / sizes / roi are constants: the tables are then made once per input
+ * shapes (reshape); otherwise per run (run-time sizes, e.g. a Shape -> Concat of the
+ * input's dims, which the loader cannot fold). */
+static bool rz_const_params(const em_kctx *c)
+{
+    for (int i = 1; i < em_n_in(c); i++)
+        if (c->node->in[i] >= 0 && !em_node_const_input(c->node, i)) return false;
+    return true;
+}
+
+/* The tables for the current inputs, or *out = NULL when the fast path does not apply.
+ * per_run: in scratch memory (freed when the node returns), else malloc'd. */
+static edgeml_status rz_make(em_kctx *c, bool per_run, rz_rs **out)
 {
     const red_resize_state *s = c->node->state;
     const em_tensor *x = em_in(c, 0);
-    *ws = 0;
+    *out = NULL;
     if (em_cpu_level_get() == EM_CPU_REFERENCE || !x || x->dtype != EDGEML_FLOAT || x->rank < 2 ||
         em_numel(x) == 0)
         return EDGEML_OK;
@@ -546,9 +558,6 @@ edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
         s->ctm != CT_PYTORCH_HALF_PIXEL)
         return EDGEML_OK;
     if (s->antialias || (s->mode == RM_LINEAR && s->exclude_outside)) return EDGEML_OK;
-    /* scales / sizes / roi must be constants: the tables are made once per input shapes */
-    for (int i = 1; i < em_n_in(c); i++)
-        if (c->node->in[i] >= 0 && !em_node_const_input(c->node, i)) return EDGEML_OK;
     double scale[EM_MAX_RANK], lres[EM_MAX_RANK], r0[EM_MAX_RANK], r1[EM_MAX_RANK];
     int64_t od[EM_MAX_RANK];
     edgeml_status st = red_resize_dims(c, s, x, scale, lres, r0, r1, od);
@@ -564,7 +573,7 @@ edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
         return EDGEML_OK;
     bool lin = s->mode == RM_LINEAR;
     size_t n = lin ? 4 * (size_t)(OH + OW) : (size_t)(OH + OW);
-    rz_rs *p = malloc(sizeof *p + n * 4);
+    rz_rs *p = per_run ? em_scratch(c, sizeof *p + n * 4) : malloc(sizeof *p + n * 4);
     if (!p) return em_fail(c, EDGEML_E_NOMEM, "out of memory");
     p->linear = lin;
     p->planes = planes;
@@ -589,6 +598,16 @@ edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
     rz_axis(s, lin, IW, OW, scale[r - 1], lres[r - 1], p->ix, p->x1, p->wx0, p->wx1);
     *out = p;
     return EDGEML_OK;
+}
+
+edgeml_status red_resize_reshape(em_kctx *c, void **out, size_t *ws)
+{
+    *ws = 0;
+    if (!rz_const_params(c)) return EDGEML_OK;
+    rz_rs *p;
+    edgeml_status st = rz_make(c, false, &p);
+    *out = p;
+    return st;
 }
 
 typedef struct rz_job { const rz_rs *r; const float *x; float *y; } rz_job;
@@ -638,7 +657,14 @@ static void rz_rows(void *ctx, size_t b, size_t e)
 edgeml_status red_resize_run(em_kctx *c)
 {
     const rz_rs *r = c->rs;
-    if (!r || em_cpu_level_get() == EM_CPU_REFERENCE) return red_resize_ref_run(c);
+    if (em_cpu_level_get() == EM_CPU_REFERENCE) return red_resize_ref_run(c);
+    if (!r && !rz_const_params(c)) {
+        rz_rs *p;
+        edgeml_status st = rz_make(c, true, &p);
+        if (st) return st;
+        r = p;
+    }
+    if (!r) return red_resize_ref_run(c);
     const em_tensor *x = em_in(c, 0);
     em_tensor *y = em_out(c, 0, EDGEML_FLOAT, r->rank, r->od);
     if (!y) return c->err->code ? c->err->code : EDGEML_E_NOMEM;

@@ -48,6 +48,7 @@ typedef struct em_opt_pass {
 /* The passes, one per file. */
 edgeml_status em_opt_noop(em_opt *o);          /* noop.c */
 edgeml_status em_opt_bn_fold(em_opt *o);       /* bn_fold.c */
+edgeml_status em_opt_pad_fold(em_opt *o);      /* pad_fold.c */
 edgeml_status em_opt_layernorm(em_opt *o);     /* layernorm.c */
 edgeml_status em_opt_fuse(em_opt *o);          /* fuse.c */
 edgeml_status em_opt_recognise_act(em_opt *o); /* act_recognise.c */
@@ -102,6 +103,8 @@ void opt_replace_uses(em_opt *o, int from, int to);
 void opt_set_output(em_opt *o, int k, int j, int s);
 /* Sets (adds or replaces) an attribute of node k; the name must be a static string. */
 edgeml_status opt_set_attr_int(em_opt *o, int k, const char *name, int64_t v);
+/* The same for any attribute (its name static, its arrays in the model's arena). */
+edgeml_status opt_set_attr(em_opt *o, int k, const em_attr *a);
 edgeml_status opt_set_attr_float(em_opt *o, int k, const char *name, float v);
 /* A new constant slot holding t; t->data must come from malloc (the model owns it then,
  * also on failure). Returns the slot or -1 (out of memory). */

@@ -16,6 +16,7 @@ edgeml_status em_opt_convint(em_opt *o);      /* convint.c */
 
 static const em_opt_pass k_passes[] = {
     {"noop", em_opt_noop},                   /* Identity, Dropout, Cast, Reshape chains, Transpose pairs */
+    {"pad_fold", em_opt_pad_fold},           /* zero Pad into the Conv that reads it */
     {"bn_fold", em_opt_bn_fold},             /* BatchNormalization into Conv/ConvTranspose/Gemm */
     {"qdq", em_opt_qdq},                     /* DQ -> Conv -> [Relu|Clip] -> Q as QLinearConv; DQ -> Q pairs */
     {"layernorm", em_opt_layernorm},         /* LayerNorm written as primitives */

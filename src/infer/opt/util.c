@@ -216,6 +216,11 @@ static edgeml_status set_attr(em_opt *o, int k, const em_attr *na)
     return EDGEML_OK;
 }
 
+edgeml_status opt_set_attr(em_opt *o, int k, const em_attr *a)
+{
+    return set_attr(o, k, a);
+}
+
 edgeml_status opt_set_attr_int(em_opt *o, int k, const char *name, int64_t v)
 {
     em_attr a = { .name = name, .type = EM_ATTR_INT, .i = v };
