@@ -234,7 +234,8 @@ else
     echo "--- files that differ (< before, > after):"; head -n 40 "$WORK/purge.diff"
     bad "purge left files behind"
 fi
-in_root getent passwd edgeml >/dev/null && pass "purge keeps the user edgeml (documented: files elsewhere may carry its uid)"
+in_root getent passwd edgeml >/dev/null && pass "purge keeps the user edgeml (documented: files elsewhere may carry its uid)" ||
+    bad "purge removed the user edgeml (debian/README.source says it stays)"
 
 step "apt-get purge with /var/lib/edgeml/keep-on-purge"
 install_debs || { cat "$WORK/install.log"; die "second apt-get install"; }
