@@ -19,6 +19,9 @@ Usage: test_convint_fast.py EDGEML_BIN
    operations in the same order), and agree with the reference within float tolerance.
 3. DynamicQuantizeLinear alone (its vectorised, threaded path in nn_qdq_fast.c): every
    output bit-identical to the reference at 1 and 2 threads.
+4. MatMulInteger with constant weights (nn_matmulint_fast.c): A of rank 2..4 (leading dims
+   folded), uint8/int8 A and B, B's zero point per tensor, per column or absent, A's a graph
+   input, a constant or absent: bit-identical to numpy for every variant and thread count.
 Prints 'N passed, N failed'.
 """
 import os
@@ -231,6 +234,62 @@ def case(i, tmp):
     passed += 1
 
 
+def matmulint_case(i, tmp):
+    """MatMulInteger with constant weights (nn_matmulint_fast.c): bit-identical to numpy and the reference."""
+    global passed
+    at = np.uint8 if rng.random() < 0.6 else np.int8
+    bt = np.uint8 if rng.random() < 0.6 else np.int8
+    lo, hi = (0, 256) if at == np.uint8 else (-128, 128)
+    blo, bhi = (0, 256) if bt == np.uint8 else (-128, 128)
+    K, N = int(rng.integers(1, 200)), int(rng.integers(1, 130))
+    lead = [int(rng.integers(1, 5)) for _ in range(int(rng.integers(0, 3)))] + [int(rng.integers(1, 70))]
+    a = rng.integers(lo, hi, lead + [K]).astype(at)
+    b = rng.integers(blo, bhi, [K, N]).astype(bt)
+    az = np.array(rng.integers(lo, hi), at)
+    bzmode = rng.choice(["tensor", "column", "absent"])
+    bz = (rng.integers(blo, bhi, [N]) if bzmode == "column" else np.array(rng.integers(blo, bhi))).astype(bt)
+    azmode = rng.choice(["input", "const", "absent"])
+    inits = [numpy_helper.from_array(b, "b")]
+    graph_in = [helper.make_tensor_value_info("x", TD[at], list(a.shape))]
+    feeds = {"x": a}
+    ins = ["x", "b"]
+    if not (azmode == "absent" and bzmode == "absent"):
+        if azmode == "input":
+            graph_in.append(helper.make_tensor_value_info("az", TD[at], []))
+            feeds["az"] = az
+            ins.append("az")
+        elif azmode == "const":
+            inits.append(numpy_helper.from_array(az, "az"))
+            ins.append("az")
+        else:
+            ins.append("")
+        if bzmode != "absent":
+            inits.append(numpy_helper.from_array(bz, "bz"))
+            ins.append("bz")
+    node = helper.make_node("MatMulInteger", ins, ["y"])
+    g = helper.make_graph([node], "mi", graph_in, [helper.make_tensor_value_info("y", TensorProto.INT32, None)], inits)
+    path = os.path.join(tmp, "mi%d.onnx" % i)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    azv = int(az) if azmode != "absent" else 0
+    bzv = bz.astype(np.int64) if bzmode != "absent" else 0
+    ex = ((a.astype(np.int64) - azv) @ (b.astype(np.int64) - bzv)).astype(np.int32)
+    desc = "MatMulInteger a%s%s b%s[%d,%d] az=%s bz=%s" % (np.dtype(at).name, list(a.shape), np.dtype(bt).name, K, N,
+                                                          azmode, bzmode)
+    files = {}
+    for name, v in feeds.items():
+        files[name] = os.path.join(tmp, "mi%s%d.npy" % (name, i))
+        np.save(files[name], v)
+    for tag, env in VARIANTS + [("reference", {"EDGEML_CPU": "reference"})]:
+        for t in (1, 2):
+            y, e = run(path, files, env, t, tmp, "mi%d_%s_%d" % (i, tag, t))
+            if y is None:
+                return fail("%s: %s t%d: %s" % (desc, tag, t, e))
+            if y.shape != ex.shape or not np.array_equal(y, ex):
+                return fail("%s: %s t%d differs from the exact result (%s elements)" % (
+                    desc, tag, t, int(np.sum(y != ex)) if y.shape == ex.shape else "shape"))
+    passed += 1
+
+
 def dql_case(i, tmp):
     """DynamicQuantizeLinear alone (nn_qdq_fast.c): every output bit-identical to the reference."""
     global passed
@@ -276,5 +335,7 @@ with tempfile.TemporaryDirectory() as tmp:
         case(i, tmp)
     for i in range(int(os.environ.get("DQL_CASES", "12"))):
         dql_case(i, tmp)
+    for i in range(int(os.environ.get("MATMULINT_CASES", "24"))):
+        matmulint_case(i, tmp)
 print("test_convint_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -149,6 +149,10 @@ NN_PREP(convint_fast); NN_OP(convint_fast); NN_OP(convint_scaled);
 edgeml_status nn_convint_fast_reshape(em_kctx *c, void **rs, size_t *ws);
 void nn_convint_fast_free(void *state);
 extern const em_op_entry em_nn_convint_scaled_entry;
+/* MatMulInteger with constant 2-D weights on the int8 GEMM (nn_matmulint_fast.c). */
+NN_PREP(matmulint_fast); NN_OP(matmulint_fast);
+edgeml_status nn_matmulint_fast_reshape(em_kctx *c, void **rs, size_t *ws);
+void nn_matmulint_fast_free(void *state);
 /* The reference ConvInteger of inputs 0..3 into scratch int32 (nn_conv.c). */
 edgeml_status nn_conv_integer_acc(em_kctx *c, int32_t **acc, int *rank, int64_t *odims);
 /* QuantizeLinear / DequantizeLinear per-tensor fast paths (nn_qdq_fast.c). */
