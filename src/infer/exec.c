@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define EM_ALIGN 64
 #define EM_MAX_PLANS 8
@@ -547,7 +548,19 @@ edgeml_status em_frame_run(em_frame *f, edgeml_error *err)
                 return em_set_error(err, EDGEML_E_RUNTIME, "node '%s' (%s): input '%s' has no value",
                                     n->name, n->op_type, g->slots[s].name);
         }
-        edgeml_status st = em_run_node(f, n, err);
+        edgeml_status st;
+        if (f->sess && f->sess->prof_ns && f == &f->sess->top) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            st = em_run_node(f, n, err);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            f->sess->prof_ns[k] += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+            f->sess->prof_calls[k]++;
+            const em_value *v = n->n_out > 0 && n->out[0] >= 0 ? &f->vals[n->out[0]] : NULL;
+            if (v && v->kind == EM_V_TENSOR)
+                em_shape_str(v->t.rank, v->t.dims, f->sess->prof_shape[k], sizeof f->sess->prof_shape[k]);
+        } else
+            st = em_run_node(f, n, err);
         if (st) return st;
         for (int j = 0; j < n->n_in; j++) release_input(f, n->in[j]);
         for (int j = 0; j < n->n_implicit; j++) release_input(f, n->implicit[j]);
@@ -754,8 +767,76 @@ EDGEML_API edgeml_status edgeml_session_create(const edgeml_model *m, const edge
         edgeml_session_free(s);
         return em_set_error(err, EDGEML_E_NOMEM, "out of memory");
     }
+    const char *pe = getenv("EDGEML_PROFILE");
+    if (pe && *pe && strcmp(pe, "0")) {
+        size_t nn = m->graph->n_nodes + 1;
+        s->prof_ns = calloc(nn, sizeof *s->prof_ns);
+        s->prof_calls = calloc(nn, sizeof *s->prof_calls);
+        s->prof_shape = calloc(nn, sizeof *s->prof_shape);
+        if (!s->prof_ns || !s->prof_calls || !s->prof_shape) {
+            free(s->prof_ns);
+            free(s->prof_calls);
+            free(s->prof_shape);
+            s->prof_ns = NULL;
+            s->prof_calls = NULL;
+            s->prof_shape = NULL;
+        }
+    }
     *out = s;
     return EDGEML_OK;
+}
+
+/* The profile of EDGEML_PROFILE=1: the nodes by time, then the op types. */
+static void prof_print(const edgeml_session *s)
+{
+    const em_graph *g = s->model->graph;
+    size_t n = g->n_nodes, *ord = malloc((n + 1) * sizeof *ord);
+    if (!ord) return;
+    uint64_t total = 0, runs = 0;
+    for (size_t k = 0; k < n; k++) {
+        ord[k] = k;
+        total += s->prof_ns[k];
+        if (s->prof_calls[k] > runs) runs = s->prof_calls[k];
+    }
+    if (!runs) { free(ord); return; }
+    for (size_t i = 1; i < n; i++) /* insertion sort, descending by time */
+        for (size_t j = i; j > 0 && s->prof_ns[ord[j]] > s->prof_ns[ord[j - 1]]; j--) {
+            size_t t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+        }
+    fprintf(stderr, "edgeml profile: %zu nodes, %llu run(s), %.3f ms per run (kernels only)\n", n,
+            (unsigned long long)runs, (double)total / 1e6 / (double)runs);
+    fprintf(stderr, "  %9s %6s  %-24s %-20s %s\n", "ms/run", "share", "op", "output 0", "node");
+    for (size_t i = 0; i < n && i < 40; i++) {
+        const em_node *nd = &g->nodes[ord[i]];
+        if (!s->prof_calls[ord[i]]) continue;
+        char op[40];
+        snprintf(op, sizeof op, "%s%s%s%s", *nd->domain && strcmp(nd->domain, "ai.onnx") ? nd->domain : "",
+                 *nd->domain && strcmp(nd->domain, "ai.onnx") ? ":" : "", nd->op_type,
+                 nd->act.kind != EM_ACT_NONE || nd->add_in > 0 ? "+" : "");
+        fprintf(stderr, "  %9.3f %5.1f%%  %-24s %-20s %s\n", (double)s->prof_ns[ord[i]] / 1e6 / (double)runs,
+                total ? 100.0 * (double)s->prof_ns[ord[i]] / (double)total : 0.0, op, s->prof_shape[ord[i]],
+                nd->name ? nd->name : "");
+    }
+    /* per op type */
+    fprintf(stderr, "  by op type:\n");
+    for (size_t i = 0; i < n; i++) {
+        const em_node *a = &g->nodes[i];
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(g->nodes[j].op_type, a->op_type) && !strcmp(g->nodes[j].domain, a->domain);
+        if (seen) continue;
+        uint64_t t = 0;
+        size_t cnt = 0;
+        for (size_t j = i; j < n; j++)
+            if (!strcmp(g->nodes[j].op_type, a->op_type) && !strcmp(g->nodes[j].domain, a->domain)) {
+                t += s->prof_ns[j];
+                cnt++;
+            }
+        ord[i] = (size_t)t; /* reuse: printed unsorted, op types are few */
+        fprintf(stderr, "  %9.3f %5.1f%%  %-24s x%zu\n", (double)t / 1e6 / (double)runs,
+                total ? 100.0 * (double)t / (double)total : 0.0, a->op_type, cnt);
+    }
+    free(ord);
 }
 
 static void release_top(edgeml_session *s)
@@ -772,6 +853,10 @@ static void release_top(edgeml_session *s)
 EDGEML_API void edgeml_session_free(edgeml_session *s)
 {
     if (!s) return;
+    if (s->prof_ns) prof_print(s);
+    free(s->prof_ns);
+    free(s->prof_calls);
+    free(s->prof_shape);
     release_top(s);
     for (size_t i = 0; i < s->model->n_inputs; i++) free(s->in_heap[i]);
     for (size_t i = 0; i < s->n_plans; i++) plan_free(s->plans[i]);

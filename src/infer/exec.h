@@ -78,6 +78,11 @@ struct edgeml_session {
     void *ws;                 /* kernel workspace (the largest any node asked for) */
     size_t ws_cap;
     struct em_tpool *pool;    /* NULL when threads == 1 */
+    /* EDGEML_PROFILE=1 (read at session creation): per main-graph node, the time
+     * spent and the calls, printed to stderr when the session is freed. */
+    uint64_t *prof_ns;
+    uint32_t *prof_calls;
+    char (*prof_shape)[48];   /* output 0's shape at the last call */
 };
 
 edgeml_status em_frame_init(em_frame *f, const em_graph *g, em_frame *parent, edgeml_session *s,

@@ -385,6 +385,16 @@ def test_bench():
         check(isinstance(json.loads(so)["median_ms"], float), "bench json 2")
     rc, so, se = run("bench", add, "--runs", "2")
     check(rc == 0 and "median" in so, "bench text: " + se)
+    # EDGEML_PROFILE=1: per-node times on stderr when the session ends (2 warmup + 3 runs); stdout unchanged
+    env = dict(os.environ, EDGEML_PROFILE="1")
+    rc, so, se = run("bench", add, "--runs", "3", "--json", env=env)
+    lines = se.splitlines()
+    if check(rc == 0 and lines and lines[0].startswith("edgeml profile: 1 nodes, 5 run(s)"),
+             "EDGEML_PROFILE header: %r" % se):
+        check(any(" Add " in ln and "100.0%" in ln for ln in lines), "EDGEML_PROFILE node line: %r" % se)
+        check(isinstance(json.loads(so)["median_ms"], float), "EDGEML_PROFILE keeps stdout JSON")
+    rc, so, se = run("bench", add, "--runs", "2", env=dict(os.environ, EDGEML_PROFILE="0"))
+    check(rc == 0 and "edgeml profile" not in se, "EDGEML_PROFILE=0 prints nothing: %r" % se)
     print("  ok bench")
 
 
