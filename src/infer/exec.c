@@ -222,7 +222,7 @@ em_tensor *em_out(em_kctx *c, int i, int dtype, int rank, const int64_t *dims)
         return NULL;
     }
     if (!em_shape_numel(rank, dims, &numel) || __builtin_mul_overflow(numel, esz, &nb) ||
-        nb > ((size_t)1 << 40)) {
+        em_size_above(nb, 40)) {
         char b[128];
         em_fail(c, EDGEML_E_NOMEM, "output %d: shape %s is invalid or too large", i,
                 em_shape_str(rank, dims, b, sizeof b));

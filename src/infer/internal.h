@@ -17,6 +17,13 @@
 
 typedef edgeml_string em_str;
 
+/* n > 2^log2: a size cap that is written once for 64- and 32-bit targets (on armhf a cap of
+ * 2^40 cannot be reached, and (size_t)1 << 40 would be undefined). */
+static inline bool em_size_above(size_t n, unsigned log2)
+{
+    return log2 < sizeof(size_t) * 8 && n > ((size_t)1 << log2);
+}
+
 /* ---- dtypes ------------------------------------------------------------ */
 
 size_t em_dtype_size(int dt);          /* 0 for unknown/unsupported */

@@ -50,7 +50,7 @@ static void *arena_take(em_arena *a, size_t n, bool zero)
 void *em_arena_calloc(em_arena *a, size_t n, size_t size)
 {
     size_t b;
-    if (__builtin_mul_overflow(n, size, &b) || b > ((size_t)1 << 40)) return NULL;
+    if (__builtin_mul_overflow(n, size, &b) || em_size_above(b, 40)) return NULL;
     return em_arena_alloc(a, b);
 }
 

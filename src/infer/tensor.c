@@ -16,7 +16,7 @@ bool em_shape_numel(int rank, const int64_t *dims, size_t *out)
     for (int i = 0; i < rank; i++) {
         if (__builtin_mul_overflow(n, (size_t)dims[i], &n)) return false;
     }
-    if (n > ((size_t)1 << 56)) return false;
+    if (em_size_above(n, 56)) return false;
     *out = n;
     return true;
 }

@@ -153,7 +153,7 @@ NN_PREP(qlinear_conv_fast)
         size_t Mg = (size_t)(M / group);
         const em_qgemm_kernel *k = em_qgemm_kernel_get();
         size_t per = em_qgemm_packed_a_size(k, Mg, K), total;
-        if (__builtin_mul_overflow(per, (size_t)group, &total) || total > ((size_t)1 << 32)) { free(rowsum); return EDGEML_OK; }
+        if (__builtin_mul_overflow(per, (size_t)group, &total) || em_size_above(total, 32)) { free(rowsum); return EDGEML_OK; }
         s->packed = aligned_alloc(64, (total + 63) / 64 * 64 + 64);
         if (!s->packed) { free(rowsum); return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights"); }
         for (int64_t gi = 0; gi < group; gi++)

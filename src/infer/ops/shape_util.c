@@ -90,7 +90,9 @@ void shape_copy_view(void *dst, const void *src, size_t esize, int rank, const i
             case 2: VIEW_LOOP(uint16_t); break;
             case 4: VIEW_LOOP(uint32_t); break;
             case 8: VIEW_LOOP(uint64_t); break;
+#if UINTPTR_MAX > 0xFFFFFFFFu /* 64-bit: em_str is 16 bytes; on 32-bit it is 8, copied by case 8 */
             case sizeof(em_str): VIEW_LOOP(em_str); break;
+#endif
             default:
                 for (int64_t k = 0; k < inner; k++)
                     memcpy(d + (size_t)k * esize, s + k * ist * (int64_t)esize, esize);
