@@ -55,6 +55,9 @@ def case(i, tmp, wino=False):
     size = [int(rng.integers(max(1, (k[j] - 1) * d[j] + 1), 40)) for j in range(ns)]
     if wino:
         size = [int(rng.integers(12, 48)) for _ in range(ns)]
+    if wino == "big":  # several chunks of tile rows (nn_conv_wino.c chunk_rows), the last one partial
+        C, M = int(rng.integers(200, 300)), int(rng.integers(200, 300))
+        size = [int(rng.integers(33, 61)) for _ in range(ns)]
     attrs = {"strides": s, "dilations": d, "group": group}
     if rng.random() < 0.2:
         attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER", "VALID"]))
@@ -101,5 +104,7 @@ with tempfile.TemporaryDirectory() as tmp:
         case(i, tmp)
     for i in range(n, n + n // 3):
         case(i, tmp, wino=True)
+    for i in range(n + n // 3, n + n // 3 + 4):
+        case(i, tmp, wino="big")
 print("conv_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
