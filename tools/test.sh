@@ -1,10 +1,35 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (apt, npm), builds edgeml twice
 # (release, and AddressSanitizer + UndefinedBehaviorSanitizer), runs the whole
-# ctest suite in both, and ends with ctest's summary line.
+# ctest suite in both, then cross-builds for aarch64 and runs its unit tests and a
+# conformance subset under qemu-user (so that nothing x86-only lands unnoticed), and
+# ends with one summary line over all of them: "N passed, N failed".
+#
+#   tools/test.sh                  as above
+#   tools/test.sh --arch aarch64   only the aarch64 cross-build (build-aarch64), the whole suite
+#   tools/test.sh --arch armhf     only the armhf cross-build (build-armhf), the whole suite
+# The --arch runs install their own cross toolchain, the target's multiarch -dev packages and
+# qemu-user (with its binfmt_misc entry, so that the host's python3 can run target programs),
+# run every test under qemu except those listed in tests/no-qemu.txt, and print that list with
+# the reasons at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+arch=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --arch) arch=${2:-}; shift 2 || { echo "test.sh: --arch needs aarch64 or armhf" >&2; exit 2; } ;;
+        --arch=*) arch=${1#--arch=}; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) echo "test.sh: unknown argument '$1' (usage: tools/test.sh [--arch aarch64|armhf])" >&2; exit 2 ;;
+    esac
+done
+case $arch in
+    ""|aarch64|armhf) ;;
+    *) echo "test.sh: unknown architecture '$arch' (aarch64 or armhf)" >&2; exit 2 ;;
+esac
+. tools/cross.sh
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
@@ -27,15 +52,28 @@ fi
 tools/ensure_deps.sh >&2
 
 jobs=$(nproc)
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+set -o pipefail
+
+if [ -n "$arch" ]; then
+    # The whole suite for one ARM target under qemu-user.
+    status=0
+    cross_setup "$arch" || exit 1
+    cross_build "$arch" "$jobs" || exit 1
+    cross_ctest "$arch" "$jobs" "" "$logdir/$arch.log" || status=1
+    cross_conformance_compare "$arch" | tee "$logdir/$arch-conformance.log" || status=1
+    cross_list_not_run "$arch"
+    summary "$logdir" || status=1
+    exit $status
+fi
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEML_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
 status=0
-logdir=$(mktemp -d)
-trap 'rm -rf "$logdir"' EXIT
-set -o pipefail
 echo "== release build =="
 (cd build && ctest --output-on-failure -j"$jobs") 2>&1 | tee "$logdir/release.log" || status=1
 cp -f build/tests/STATUS.md tests/conformance/STATUS.md 2>/dev/null || true
@@ -47,8 +85,17 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEML_TSAN=ON >/de
 cmake --build build-tsan -j"$jobs" --target test_threads test_pool
 (cd build-tsan && ctest --output-on-failure -R threads_) 2>&1 | tee "$logdir/tsan.log" || status=1
 
-# One closing line over the three ctest runs.
-cat "$logdir"/*.log | awk '/tests passed, [0-9]+ tests failed out of/ {
-    for (i = 1; i <= NF; i++) if ($i == "of") total += $(i+1); else if ($i == "failed" && $(i-1) == "tests") failed += $(i-2) }
-    END { printf "%d passed, %d failed\n", total - failed, failed; exit failed ? 1 : 0 }' || status=1
+# aarch64 under qemu-user (issue 11): the cross-build, its unit tests and a conformance subset.
+echo "== aarch64 cross-build under qemu-user: unit tests, conformance subset =="
+t0=$(date +%s)
+if cross_setup aarch64 && cross_build aarch64 "$jobs"; then
+    cross_ctest aarch64 "$jobs" quick "$logdir/aarch64.log" || status=1
+else
+    echo "aarch64 cross-build failed" | tee "$logdir/aarch64.log"
+    echo "0% tests passed, 1 tests failed out of 1" >> "$logdir/aarch64.log"
+    status=1
+fi
+echo "aarch64 cross-build and tests: $(( $(date +%s) - t0 )) s"
+
+summary "$logdir" || status=1
 exit $status
