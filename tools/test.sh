@@ -86,9 +86,11 @@ cmake --build build-tsan -j"$jobs" --target test_threads test_pool
 (cd build-tsan && ctest --output-on-failure -R threads_) 2>&1 | tee "$logdir/tsan.log" || status=1
 
 # aarch64 under qemu-user (issue 11): the cross-build, its unit tests and a conformance subset.
-echo "== aarch64 cross-build under qemu-user: unit tests, conformance subset =="
+# Opt-in (EDGEML_TEST_AARCH64=1) until it has been run end to end and timed within CI's budget.
 t0=$(date +%s)
-if cross_setup aarch64 && cross_build aarch64 "$jobs"; then
+if [ "${EDGEML_TEST_AARCH64:-0}" != 1 ]; then
+    echo "== aarch64 cross-build: not run (EDGEML_TEST_AARCH64=1 runs it; tools/test.sh --arch aarch64 runs the whole suite) =="
+elif echo "== aarch64 cross-build under qemu-user: unit tests, conformance subset ==" && cross_setup aarch64 && cross_build aarch64 "$jobs"; then
     cross_ctest aarch64 "$jobs" quick "$logdir/aarch64.log" || status=1
 else
     echo "aarch64 cross-build failed" | tee "$logdir/aarch64.log"
