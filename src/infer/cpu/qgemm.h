@@ -146,6 +146,23 @@ void em_qdw_plane__avx2(const em_qdw_geom *, const uint8_t *, const int16_t *, i
 void em_qdw_plane__avx512(const em_qdw_geom *, const uint8_t *, const int16_t *, int32_t, float,
                           const em_qgemm_epi *, uint8_t *);
 
+/* ConvInteger / MatMulInteger zero points (ops/nn_convint_fast.c, nn_matmulint_fast.c).
+ * A weight zero point in the s8 domain the packed weights use: uint8 weights are stored
+ * as w ^ 0x80 = w - 128, so their zero point moves by 128 (absent: 0, i.e. -128). */
+static inline int32_t em_qgemm_wzp(bool w_u8, const uint8_t *zp)
+{
+    if (!zp) return w_u8 ? -128 : 0;
+    return w_u8 ? (int32_t)*zp - 128 : (int32_t)(int8_t)*zp;
+}
+/* The per-row bias of sum_k (x - xzu)(w - wz[m]) for activation zero point xzu (u8 domain):
+ * K xzu wz[m] - xzu rs[m] (rs: the weights' row sums), wrapping as the reference does. */
+static inline void em_qgemm_zp_bias(size_t K, uint32_t xzu, const int32_t *wz, const int32_t *rs, size_t n,
+                                    int32_t *bias)
+{
+    for (size_t m = 0; m < n; m++)
+        bias[m] = (int32_t)((uint32_t)K * xzu * (uint32_t)wz[m] - xzu * (uint32_t)rs[m]);
+}
+
 /* Scalar requantisation of one accumulator (shared by the scalar paths). */
 static inline int32_t em_qrequant(int32_t acc, float mult, const em_qgemm_epi *e)
 {

@@ -92,14 +92,8 @@ NN_PREP(convint_fast)
     s->wz = malloc((size_t)M * sizeof(int32_t));
     if (!s->rs || !s->wz) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory");
     for (int64_t m = 0; m < M; m++) {
-        int32_t z = 0;
-        if (wz) {
-            uint8_t b = ((const uint8_t *)wz->data)[nz == 1 ? 0 : m];
-            z = s->w_xor80 ? (int32_t)b - 128 : (int32_t)(int8_t)b;
-        } else if (s->w_xor80)
-            z = -128; /* uint8 weights, zero point 0: w - 0 = w' + 128 */
-        s->wz[m] = z;
-        s->any_wz |= z != 0;
+        s->wz[m] = em_qgemm_wzp(s->w_xor80, wz ? (const uint8_t *)wz->data + (nz == 1 ? 0 : m) : NULL);
+        s->any_wz |= s->wz[m] != 0;
     }
     size_t Mg = (size_t)(M / group);
     const em_qgemm_kernel *k = em_qgemm_kernel_get();
@@ -189,8 +183,7 @@ static void cint_compute(em_kctx *c, const cint_state *s, const cint_rs *r, cons
     uint8_t xz_raw = xzt ? ((const uint8_t *)xzt->data)[0] : 0;
     uint32_t xzu = r->x_signed ? (uint8_t)(xz_raw ^ 0x80) : xz_raw;
     int32_t *bias = (int32_t *)(void *)((uint8_t *)c->ws + r->ws_gemm);
-    for (int64_t m = 0; m < s->M; m++)
-        bias[m] = (int32_t)((uint32_t)r->K * xzu * (uint32_t)s->wz[m] - xzu * (uint32_t)s->rs[m]);
+    em_qgemm_zp_bias(r->K, xzu, s->wz, s->rs, (size_t)s->M, bias);
     const nn_geom *g = &r->g;
     for (int64_t ni = 0; ni < r->N; ni++)
         for (int64_t gi = 0; gi < r->group; gi++) {

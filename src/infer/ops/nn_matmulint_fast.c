@@ -71,14 +71,8 @@ NN_PREP(matmulint_fast)
     uint8_t *bt = malloc((size_t)K * (size_t)N);
     if (!s->rs || !s->wz || !bt) { free(bt); return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory"); }
     for (int64_t j = 0; j < N; j++) {
-        int32_t z = 0;
-        if (bz) {
-            uint8_t b = ((const uint8_t *)bz->data)[nz == 1 ? 0 : j];
-            z = xor80 ? (int32_t)b - 128 : (int32_t)(int8_t)b;
-        } else if (xor80)
-            z = -128;
-        s->wz[j] = z;
-        s->any_wz |= z != 0;
+        s->wz[j] = em_qgemm_wzp(xor80, bz ? (const uint8_t *)bz->data + (nz == 1 ? 0 : j) : NULL);
+        s->any_wz |= s->wz[j] != 0;
     }
     const uint8_t *b = B->data;
     for (int64_t kk = 0; kk < K; kk++)
@@ -173,8 +167,7 @@ NN_OP(matmulint_fast)
     uint8_t *ws = c->ws;
     int32_t *cm = (int32_t *)(void *)(ws + r->off_c);
     int32_t *bias = (int32_t *)(void *)(ws + r->off_c + (r->R * s->N * sizeof(int32_t) + 63) / 64 * 64);
-    for (size_t n = 0; n < s->N; n++)
-        bias[n] = (int32_t)((uint32_t)s->K * azu * (uint32_t)s->wz[n] - azu * (uint32_t)s->rs[n]);
+    em_qgemm_zp_bias(s->K, azu, s->wz, s->rs, s->N, bias);
     at_ctx q = {em_in(c, 0)->data, s->K};
     tr_ctx t = {cm, Y->data, r->R, s->N};
     em_qgemm_args a = {
