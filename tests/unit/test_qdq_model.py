@@ -3,7 +3,7 @@
 edgeml vs ONNX Runtime (onnxruntime-node via tools/ort_run.js, optimisation all: ORT fuses the
 QDQ groups into its own QLinearConv kernels) and vs the float model.
 
-Usage: test_qdq_model.py EDGEML_BIN   (exit 77 when the model, python3-onnx or node is missing)
+Usage: test_qdq_model.py EDGEML_BIN   (exports the model when missing; exit 77 when python3-onnx or node is missing)
 
 Runs edgeml with the int8 fast paths (1 and 2 threads: identical bytes), with EDGEML_CPU=avx2,
 with EDGEML_CPU=reference (integer reference kernels) and with EDGEML_OPT=0 (the QDQ graph in
@@ -36,8 +36,13 @@ except ImportError:
     print("test_qdq_model: python3-onnx missing: skipped")
     sys.exit(77)
 if not os.path.exists(MODEL) or not os.path.exists(INP):
-    print("test_qdq_model: %s missing (tools/export_models.py): skipped" % MODEL)
-    sys.exit(77)
+    # a fresh clone: export it here (the models test does the same, maybe later in the run)
+    import subprocess
+    subprocess.call([sys.executable, os.path.join(ROOT, "tools", "export_models.py"), CACHE,
+                     "--only", "mobilenet_v2"], stdout=sys.stderr)
+if not os.path.exists(MODEL) or not os.path.exists(INP):
+    print("test_qdq_model: %s missing and tools/export_models.py could not make it" % MODEL)
+    sys.exit(1)
 if not shutil.which("node") or not os.path.isdir(os.path.join(ROOT, "node_modules", "onnxruntime-node")):
     print("test_qdq_model: node / onnxruntime-node missing: skipped")
     sys.exit(77)
