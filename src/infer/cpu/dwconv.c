@@ -3,9 +3,43 @@
 
 #include <string.h>
 
+bool em_dwconv_deint_ok(em_dwconv_fn fn, const em_dw_geom *g)
+{
+#ifdef EDGEML_HAVE_X86_KERNELS
+    return fn == em_dwconv_plane__avx512 && g->sw == 2 && g->dw == 1 && g->kh * g->kw <= 64;
+#else
+    (void)fn; (void)g;
+    return false;
+#endif
+}
+
+bool em_dwconv_clamps(em_dwconv_fn fn)
+{
+#ifdef EDGEML_HAVE_X86_KERNELS
+    return fn == em_dwconv_plane__avx512;
+#else
+    (void)fn;
+    return false;
+#endif
+}
+
 void em_dw_geom_init(em_dw_geom *g)
 {
     int64_t blocks = (g->OW + EM_DW_BLOCK - 1) / EM_DW_BLOCK;
+    g->lo = -__builtin_inff();
+    g->hi = __builtin_inff();
+    if (g->deint) {
+        /* tap kj of output o reads half-row (kj & 1) at o + kj / 2; room for whole blocks */
+        int64_t half = blocks * EM_DW_BLOCK + (g->kw - 1) / 2 + 1;
+        int64_t w = (g->W + g->pw + 1) / 2 + 1;
+        if (half < w) half = w;
+        g->WE = (half + 15) / 16 * 16;
+        g->WP = 2 * g->WE;
+        int64_t need_h = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1, h = g->H + g->ph;
+        g->HP = need_h > h ? need_h : h;
+        if (g->OH <= 0) g->HP = h;
+        return;
+    }
     /* the last block reads up to (blocks*B - 1)*sw + (kw-1)*dw past column 0 of the padded row */
     /* stride-2 kernels load pairs of registers: one element past the last tap */
     int64_t need_w = blocks * EM_DW_BLOCK * g->sw + (g->kw - 1) * g->dw + 1;
@@ -38,7 +72,13 @@ void em_dw_pad_with(const em_dw_geom *g, const float *x, float *xp, float v)
     }
 }
 
-void em_dw_pad(const em_dw_geom *g, const float *x, float *xp) { em_dw_pad_with(g, x, xp, 0.f); }
+void em_dw_pad(const em_dw_geom *g, const float *x, float *xp)
+{
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (g->deint) { em_dw_pad_deint__avx512(g, x, xp); return; }
+#endif
+    em_dw_pad_with(g, x, xp, 0.f);
+}
 
 #include "pool2d.h"
 

@@ -10,6 +10,7 @@
 
 #include "cpu.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,15 @@ typedef struct em_dw_geom {
     int64_t H, W, OH, OW;       /* input and output plane */
     int64_t kh, kw, sh, sw, dh, dw, ph, pw;
     int64_t HP, WP;             /* padded plane (em_dw_geom_init) */
+    /* Set before em_dw_geom_init by a caller whose kernel is the AVX-512 one
+     * (em_dwconv_deint_ok): stride-2 planes padded with each row split into
+     * its even columns [0, WE) and odd columns [WE, WP), so that every tap
+     * reads consecutive floats. */
+    int deint;
+    int64_t WE;
+    /* Output clamp (Relu, Clip fused): em_dw_geom_init sets -inf/+inf; only
+     * the AVX-512 kernel applies it (em_dwconv_clamps). */
+    float lo, hi;
 } em_dw_geom;
 
 /* Fills HP/WP: room for the padding and for whole blocks of EM_DW_BLOCK outputs. */
@@ -33,11 +43,15 @@ typedef void (*em_dwconv_fn)(const em_dw_geom *g, const float *xp, const float *
                              const float *res, float *y);
 
 em_dwconv_fn em_dwconv_get(void);
+/* Whether kernel fn reads deinterleaved stride-2 planes (deint) and applies lo/hi. */
+bool em_dwconv_deint_ok(em_dwconv_fn fn, const em_dw_geom *g);
+bool em_dwconv_clamps(em_dwconv_fn fn);
 em_dwconv_fn em_dwconv_for(em_cpu_level l);   /* NULL when not built */
 
 void em_dwconv_plane__scalar(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx2(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx512(const em_dw_geom *, const float *, const float *, float, const float *, float *);
+void em_dw_pad_deint__avx512(const em_dw_geom *g, const float *x, float *xp);
 void em_dwconv_plane__neon(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 
 #endif

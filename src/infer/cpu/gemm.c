@@ -5,24 +5,28 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const em_sgemm_kernel k_scalar = {
-    "4x8 scalar", EM_CPU_REFERENCE, 4, 8, 256, 256, 64, em_sgemm_ukernel_4x8__scalar,
+    "4x8 scalar", EM_CPU_REFERENCE, 4, 8, 256, 256, 64, em_sgemm_ukernel_4x8__scalar, NULL,
 };
 #ifdef EDGEML_HAVE_X86_KERNELS
 static const em_sgemm_kernel k_avx2 = {
-    "6x16 avx2", EM_CPU_AVX2, 6, 16, 256, 512, 120, em_sgemm_ukernel_6x16__avx2,
+    "6x16 avx2", EM_CPU_AVX2, 6, 16, 256, 512, 120, em_sgemm_ukernel_6x16__avx2, NULL,
 };
 static const em_sgemm_kernel k_avx512 = {
     "14x32 avx512", EM_CPU_AVX512, 14, 32, 256, 512, 168, em_sgemm_ukernel_14x32__avx512,
+    em_sgemm_ukernel_14x32__avx512_ldb,
 };
 static const em_sgemm_kernel k_avx512_8x48 = {
     "8x48 avx512", EM_CPU_AVX512, 8, 48, 384, 480, 160, em_sgemm_ukernel_8x48__avx512,
+    em_sgemm_ukernel_8x48__avx512_ldb,
 };
 #endif
 #ifdef EDGEML_HAVE_NEON_KERNELS
 static const em_sgemm_kernel k_neon = {
-    "8x12 neon", EM_CPU_NEON, 8, 12, 256, 384, 96, em_sgemm_ukernel_8x12__neon,
+    "8x12 neon", EM_CPU_NEON, 8, 12, 256, 384, 96, em_sgemm_ukernel_8x12__neon, NULL,
 };
 #endif
 
@@ -268,6 +272,7 @@ typedef struct job {
     size_t ws_task;
     float lo, hi;
     bool post_act;          /* activation applied after the tile (not in the microkernel) */
+    bool direct_b;          /* whole B panels read in place by k->fn_ldb; only a last partial one is packed */
     plain_b pb;
 } job;
 
@@ -292,8 +297,13 @@ static void run_task(const job *J, size_t t)
         for (size_t pc = 0; pc < K; pc += k->kc) {
             size_t kcb = K - pc < k->kc ? K - pc : k->kc;
             const float *bp;
+            size_t nfull = 0; /* columns of whole panels read in place (direct_b) */
             if (a->b_packed) bp = a->b_packed + pc * Np + jc * kcb;
-            else {
+            else if (J->direct_b) {
+                nfull = ncb / nr * nr;
+                if (nfull < ncb) packb(pctx, pc, kcb, jc + nfull, ncb - nfull, nr, wsb);
+                bp = wsb - nfull * kcb; /* so that bp + jr * kcb is the packed tail at jr == nfull */
+            } else {
                 packb(pctx, pc, kcb, jc, ncb, nr, wsb);
                 bp = wsb;
             }
@@ -319,8 +329,12 @@ static void run_task(const job *J, size_t t)
                         e.ldr = a->ldr;
                         e.lo = J->lo;
                         e.hi = J->hi;
-                        k->fn(kcb, ap + ir * kcb, bp + jr * kcb, a->C + row * a->ldc + col, a->ldc,
-                              mrr, nrr, &e);
+                        if (jr < nfull)
+                            k->fn_ldb(kcb, ap + ir * kcb, a->B + pc * a->ldb + col, a->ldb,
+                                      a->C + row * a->ldc + col, a->ldc, mrr, &e);
+                        else
+                            k->fn(kcb, ap + ir * kcb, bp + jr * kcb, a->C + row * a->ldc + col, a->ldc,
+                                  mrr, nrr, &e);
                     }
                 }
                 if (last && J->post_act)
@@ -329,6 +343,22 @@ static void run_task(const job *J, size_t t)
             }
         }
     }
+}
+
+/* Whether whole B panels are read in place rather than packed. Measured on
+ * the 1x1-convolution and Winograd shapes (M 24..1280, N 49..16384, K
+ * 16..512, row strides that are multiples of 4 KiB included), in place was
+ * never slower and up to 25% faster: the panel streams from L2 either way
+ * and packing it is a copy of B per run. EDGEML_GEMM_PACK_B=1 always packs
+ * (for comparisons). */
+static bool gemm_direct_b(void)
+{
+    static int force_pack = -1;
+    if (force_pack < 0) {
+        const char *v = getenv("EDGEML_GEMM_PACK_B");
+        force_pack = v && *v && strcmp(v, "0") != 0;
+    }
+    return !force_pack;
 }
 
 static void task_range(void *ctx, size_t b, size_t e)
@@ -443,8 +473,9 @@ void em_sgemm(const em_sgemm_kernel *k, const em_sgemm_args *a, void *ws, struct
 {
     if (a->M == 0 || a->N == 0) return;
     job J = {k, a, make_split(k, a->M, a->N, a->K, threads), NULL, task_ws_floats(k, a),
-             -INFINITY, INFINITY, false, {a->B, a->ldb, a->N, a->trans_b}};
+             -INFINITY, INFINITY, false, false, {a->B, a->ldb, a->N, a->trans_b}};
     J.ws = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    J.direct_b = !a->b_packed && !a->pack_b && !a->trans_b && k->fn_ldb && gemm_direct_b();
     switch (a->act.kind) {
     case EM_ACT_NONE: break;
     case EM_ACT_RELU: J.lo = 0.f; break;

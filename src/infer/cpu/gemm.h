@@ -38,6 +38,10 @@ typedef struct em_gemm_epi {
 /* acc = sum_k a[k*MR + i] * b[k*NR + j]; then the epilogue into c (ldc). */
 typedef void (*em_sgemm_ukernel_fn)(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, size_t mr, size_t nr, const em_gemm_epi *e);
+/* The same for a whole panel of nr columns read in place from a row-major B:
+ * row k of the panel at b + k * ldb (no packing). */
+typedef void (*em_sgemm_ukernel_ldb_fn)(size_t kc, const float *a, const float *b, size_t ldb,
+                                        float *c, size_t ldc, size_t mr, const em_gemm_epi *e);
 
 typedef struct em_sgemm_kernel {
     const char *name;        /* e.g. "14x32 avx512" */
@@ -47,6 +51,7 @@ typedef struct em_sgemm_kernel {
     size_t nc;               /* columns of B packed at once (multiple of nr) */
     size_t mc;               /* rows of A packed at once when A is packed per run */
     em_sgemm_ukernel_fn fn;
+    em_sgemm_ukernel_ldb_fn fn_ldb; /* or NULL: B is always packed */
 } em_sgemm_kernel;
 
 /* The kernel for the level in use (em_cpu_level_get), chosen once. */
@@ -129,6 +134,10 @@ void em_sgemm_ukernel_14x32__avx512(size_t, const float *, const float *, float 
                                     size_t, size_t, const em_gemm_epi *);
 void em_sgemm_ukernel_8x48__avx512(size_t, const float *, const float *, float *, size_t,
                                    size_t, size_t, const em_gemm_epi *);
+void em_sgemm_ukernel_14x32__avx512_ldb(size_t, const float *, const float *, size_t, float *, size_t,
+                                        size_t, const em_gemm_epi *);
+void em_sgemm_ukernel_8x48__avx512_ldb(size_t, const float *, const float *, size_t, float *, size_t,
+                                       size_t, const em_gemm_epi *);
 void em_sgemv_pa__avx512(size_t mr, size_t kc, const float *a, const float *x, float *acc);
 void em_sgemv_pb__avx512(size_t nr, size_t kc, const float *b, const float *x, float *acc);
 void em_sgemm_ukernel_8x12__neon(size_t, const float *, const float *, float *, size_t, size_t,

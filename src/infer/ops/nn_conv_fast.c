@@ -46,6 +46,7 @@ typedef struct conv_rs {
     size_t ws_gemm;
     em_dw_geom dg;
     size_t dw_tasks, dw_slot;      /* CONV_DW: tasks (<= threads), bytes of padded plane each */
+    bool dw_act_fused;             /* CONV_DW: the kernel clamps (Relu/Clip) at its store */
     const em_sgemm_kernel *k;      /* CONV_GEMM: the kernel for these shapes */
     const float *packed;           /* its packed weights (NULL: packed per run) */
     size_t packed_stride;
@@ -203,8 +204,15 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
     if (s->kind == CONV_DW && two && r->Cg == 1 && r->Mg == 1) {
         r->path = CONV_DW;
         r->dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], kh, kw,
-                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0};
+                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0.f, 0.f};
+        r->dg.deint = em_dwconv_deint_ok(s->dw, &r->dg);
         em_dw_geom_init(&r->dg);
+        const em_act *act = &c->node->act;
+        if (r->direct_epi && em_dwconv_clamps(s->dw) && (act->kind == EM_ACT_RELU || act->kind == EM_ACT_CLIP)) {
+            r->dg.lo = act->kind == EM_ACT_RELU ? 0.f : act->alpha;
+            if (act->kind == EM_ACT_CLIP) r->dg.hi = act->beta;
+            r->dw_act_fused = true;
+        }
         size_t planes = (size_t)(r->N * r->M);
         r->dw_tasks = (size_t)c->threads < planes ? (size_t)c->threads : planes;
         if (r->dw_tasks < 1) r->dw_tasks = 1;
@@ -311,7 +319,7 @@ NN_OP(conv)
                            r->N, r->C, r->M, g->in[0], g->in[1], g->out[0], g->out[1], g->pb[0], g->pb[1]};
         nn_wino_run(c, &wa);
     } else if (r->path == CONV_DW) {
-        dw_job J = {r, s->dw, x, s->wdw ? s->wdw : W->data, b, res, y, act, c->ws};
+        dw_job J = {r, s->dw, x, s->wdw ? s->wdw : W->data, b, res, y, r->dw_act_fused ? NULL : act, c->ws};
         if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
         else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
     } else {

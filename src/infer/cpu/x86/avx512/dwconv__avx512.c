@@ -1,14 +1,120 @@
 /* Depthwise plane kernel, AVX-512: 16 outputs per register, accumulated over
- * every tap before one store; stride 2 picks even lanes with a two-register
- * permute, other strides gather. Reads the padded plane (dwconv.h). */
+ * every tap before one store. Unit stride and deinterleaved stride 2 (the
+ * plane padded with each row split into even and odd columns, so every tap
+ * is a run of consecutive floats) use tiles of 8 independent accumulators
+ * (4 rows x 32 columns, or 8 rows x 16 columns on narrow planes: enough FMA
+ * chains in flight to cover the FMA latency), with the residual and the
+ * Relu/Clip clamp applied at the store. Other strides gather. Reads the
+ * padded plane (dwconv.h). */
 #include "../../dwconv.h"
 
 #include <immintrin.h>
+#include <string.h>
+
+void em_dw_pad_deint__avx512(const em_dw_geom *g, const float *x, float *xp)
+{
+    const int64_t WE = g->WE, WP = g->WP, n = 2 * WE;
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    float stack[4096];
+    for (int64_t r = 0; r < g->HP; r++) {
+        float *d = xp + r * WP;
+        int64_t ih = r - g->ph;
+        if (ih < 0 || ih >= g->H) {
+            memset(d, 0, (size_t)WP * sizeof(float));
+            continue;
+        }
+        const float *src = x + ih * g->W;
+        /* the padded row: pw zeros, the input row, zeros up to 2 WE (W + pw <= 2 WE - 2) */
+        int64_t w1 = g->pw + g->W;
+        if (n > 4096) {
+            for (int64_t j = 0; j < n; j++) {
+                float v = j >= g->pw && j < w1 ? src[j - g->pw] : 0.f;
+                d[(j & 1) * WE + j / 2] = v;
+            }
+            continue;
+        }
+        memset(stack, 0, (size_t)g->pw * sizeof(float));
+        memcpy(stack + g->pw, src, (size_t)g->W * sizeof(float));
+        memset(stack + w1, 0, (size_t)(n - w1) * sizeof(float));
+        for (int64_t j = 0; j < WE; j += 16) {
+            __m512 v0 = _mm512_loadu_ps(stack + 2 * j), v1 = _mm512_loadu_ps(stack + 2 * j + 16);
+            _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(v0, ev, v1));
+            _mm512_storeu_ps(d + WE + j, _mm512_permutex2var_ps(v0, od, v1));
+        }
+    }
+}
+
+static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+
+/* R output rows x BC blocks of 16 columns from x0 (the tile's first input
+ * element); off[t]: each tap's offset; rs: input offset between output rows. */
+static inline __attribute__((always_inline)) void
+tile(const float *x0, const int64_t *off, const float *w, int taps, int64_t rs, __m512 vb, int R,
+     int BC, float *y, int64_t OW, const float *res, __mmask16 mlast, __m512 lo, __m512 hi)
+{
+    __m512 acc[8];
+    for (int i = 0; i < R * BC; i++) acc[i] = vb;
+    for (int t = 0; t < taps; t++) {
+        __m512 wv = _mm512_set1_ps(w[t]);
+        const float *p = x0 + off[t];
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < BC; b++)
+                acc[r * BC + b] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(p + r * rs + b * 16), acc[r * BC + b]);
+    }
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < BC; b++) {
+            __mmask16 m = b == BC - 1 ? mlast : (__mmask16)0xffff;
+            __m512 v = acc[r * BC + b];
+            if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + r * OW + b * 16));
+            v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            _mm512_mask_storeu_ps(y + r * OW + b * 16, m, v);
+        }
+}
+
+/* One group of R output rows starting at oh, every column. */
+static inline __attribute__((always_inline)) void
+rows(const em_dw_geom *g, const float *xp, const int64_t *off, const float *w, int taps, __m512 vb,
+     const float *res, float *y, int64_t oh, int R, __m512 lo, __m512 hi)
+{
+    const int64_t OW = g->OW, rs = g->sh * g->WP;
+    const float *x0 = xp + oh * rs;
+    float *yr = y + oh * OW;
+    const float *rr = res ? res + oh * OW : NULL;
+    int64_t o0 = 0;
+    if (R <= 4)
+        for (; o0 + 16 < OW; o0 += 32)
+            tile(x0 + o0, off, w, taps, rs, vb, R, 2, yr + o0, OW, rr ? rr + o0 : NULL,
+                 lanes(OW - o0 - 16), lo, hi);
+    for (; o0 < OW; o0 += 16)
+        tile(x0 + o0, off, w, taps, rs, vb, R, 1, yr + o0, OW, rr ? rr + o0 : NULL, lanes(OW - o0), lo, hi);
+}
+
+static void plane_fast(const em_dw_geom *g, const float *xp, const float *w, float bias,
+                       const float *res, float *y)
+{
+    int64_t off[64];
+    int taps = (int)(g->kh * g->kw);
+    for (int64_t ki = 0; ki < g->kh; ki++)
+        for (int64_t kj = 0; kj < g->kw; kj++)
+            off[ki * g->kw + kj] = ki * g->dh * g->WP + (g->deint ? (kj & 1) * g->WE + kj / 2 : kj * g->dw);
+    const __m512 vb = _mm512_set1_ps(bias), lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
+    int64_t oh = 0;
+    if (g->OW <= 16)
+        for (; oh + 8 <= g->OH; oh += 8) rows(g, xp, off, w, taps, vb, res, y, oh, 8, lo, hi);
+    for (; oh + 4 <= g->OH; oh += 4) rows(g, xp, off, w, taps, vb, res, y, oh, 4, lo, hi);
+    for (; oh < g->OH; oh++) rows(g, xp, off, w, taps, vb, res, y, oh, 1, lo, hi);
+}
 
 void em_dwconv_plane__avx512(const em_dw_geom *g, const float *xp, const float *w, float bias,
                              const float *res, float *y)
 {
+    if ((g->sw == 1 || g->deint) && g->kh * g->kw <= 64) {
+        plane_fast(g, xp, w, bias, res, y);
+        return;
+    }
     const int64_t OW = g->OW, WP = g->WP, sw = g->sw, dw = g->dw, kh = g->kh, kw = g->kw;
+    const __m512 clo = _mm512_set1_ps(g->lo), chi = _mm512_set1_ps(g->hi);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32((int)sw));
@@ -51,6 +157,7 @@ void em_dwconv_plane__avx512(const em_dw_geom *g, const float *xp, const float *
                 float *yr = y + (oh + r) * OW + o0;
                 __m512 v = acc[r];
                 if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + (oh + r) * OW + o0));
+                v = _mm512_min_ps(_mm512_max_ps(v, clo), chi);
                 _mm512_mask_storeu_ps(yr, m, v);
             }
         }
@@ -83,6 +190,7 @@ void em_dwconv_plane__avx512(const em_dw_geom *g, const float *xp, const float *
             int64_t n = OW - o0 < 16 ? OW - o0 : 16;
             __mmask16 m = n == 16 ? 0xffff : (__mmask16)((1u << n) - 1);
             if (rr) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, rr + o0));
+            acc = _mm512_min_ps(_mm512_max_ps(acc, clo), chi);
             _mm512_mask_storeu_ps(yr + o0, m, acc);
         }
     }

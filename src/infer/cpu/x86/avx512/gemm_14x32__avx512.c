@@ -45,8 +45,9 @@ static inline void store_row(float *cr, __m512 v0, __m512 v1, size_t i, __mmask1
         c##i##1 = _mm512_fmadd_ps(t, b1, c##i##1);                             \
     } while (0)
 
-void em_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, float *c,
-                                    size_t ldc, size_t mr, size_t nr, const em_gemm_epi *e)
+static inline __attribute__((always_inline)) void
+body(size_t kc, const float *a, const float *b, size_t bstep, float *c,
+     size_t ldc, size_t mr, size_t nr, const em_gemm_epi *e)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00;
@@ -54,11 +55,11 @@ void em_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, f
     __m512 c100 = c00, c101 = c00, c110 = c00, c111 = c00, c120 = c00, c121 = c00;
     __m512 c130 = c00, c131 = c00;
     for (size_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6);
         ROW(7); ROW(8); ROW(9); ROW(10); ROW(11); ROW(12); ROW(13);
         a += MR;
-        b += NR;
+        b += bstep;
     }
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
@@ -66,4 +67,17 @@ void em_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, f
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6);
     ST(7); ST(8); ST(9); ST(10); ST(11); ST(12); ST(13);
 #undef ST
+}
+
+void em_sgemm_ukernel_14x32__avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                                    size_t mr, size_t nr, const em_gemm_epi *e)
+{
+    body(kc, a, b, NR, c, ldc, mr, nr, e);
+}
+
+/* B read in place (no packing): row p of a whole panel of NR columns at b + p * ldb. */
+void em_sgemm_ukernel_14x32__avx512_ldb(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                                        size_t ldc, size_t mr, const em_gemm_epi *e)
+{
+    body(kc, a, b, ldb, c, ldc, mr, NR, e);
 }

@@ -54,20 +54,34 @@ static inline void store_row(float *cr, __m512 v0, __m512 v1, __m512 v2, size_t 
         c##i##2 = _mm512_fmadd_ps(t, b2, c##i##2);                             \
     } while (0)
 
-void em_sgemm_ukernel_8x48__avx512(size_t kc, const float *a, const float *b, float *c,
-                                   size_t ldc, size_t mr, size_t nr, const em_gemm_epi *e)
+static inline __attribute__((always_inline)) void
+body(size_t kc, const float *a, const float *b, size_t bstep, float *c,
+     size_t ldc, size_t mr, size_t nr, const em_gemm_epi *e)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     __m512 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
     __m512 c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
     __m512 c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
     for (size_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
         ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);
         a += MR;
-        b += NR;
+        b += bstep;
     }
 #define ST(i) if (mr > i) store_row(c + i * ldc, c##i##0, c##i##1, c##i##2, i, nr, e)
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7);
 #undef ST
+}
+
+void em_sgemm_ukernel_8x48__avx512(size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                                   size_t mr, size_t nr, const em_gemm_epi *e)
+{
+    body(kc, a, b, NR, c, ldc, mr, nr, e);
+}
+
+/* B read in place (no packing): row p of a whole panel of NR columns at b + p * ldb. */
+void em_sgemm_ukernel_8x48__avx512_ldb(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                                       size_t ldc, size_t mr, const em_gemm_epi *e)
+{
+    body(kc, a, b, ldb, c, ldc, mr, NR, e);
 }
