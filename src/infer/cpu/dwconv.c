@@ -3,13 +3,16 @@
 
 #include <string.h>
 
-bool em_dwconv_deint_ok(em_dwconv_fn fn, const em_dw_geom *g)
+void em_dwconv_layout(em_dwconv_fn fn, em_dw_geom *g)
 {
+    g->deint = g->vpad = 0;
 #ifdef EDGEML_HAVE_X86_KERNELS
-    return fn == em_dwconv_plane__avx512 && g->sw == 2 && g->dw == 1 && g->kh * g->kw <= 64;
+    if (fn == em_dwconv_plane__avx512) {
+        g->vpad = 1;
+        g->deint = g->sw == 2 && g->dw == 1 && g->kh * g->kw <= 64;
+    }
 #else
-    (void)fn; (void)g;
-    return false;
+    (void)fn;
 #endif
 }
 
@@ -75,7 +78,7 @@ void em_dw_pad_with(const em_dw_geom *g, const float *x, float *xp, float v)
 void em_dw_pad(const em_dw_geom *g, const float *x, float *xp)
 {
 #ifdef EDGEML_HAVE_X86_KERNELS
-    if (g->deint) { em_dw_pad_deint__avx512(g, x, xp); return; }
+    if (g->vpad) { em_dw_pad__avx512(g, x, xp); return; }
 #endif
     em_dw_pad_with(g, x, xp, 0.f);
 }

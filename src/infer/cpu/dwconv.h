@@ -26,6 +26,7 @@ typedef struct em_dw_geom {
      * reads consecutive floats. */
     int deint;
     int64_t WE;
+    int vpad;                   /* em_dw_pad uses the AVX-512 masked-load copy (set with deint) */
     /* Output clamp (Relu, Clip fused): em_dw_geom_init sets -inf/+inf; only
      * the AVX-512 kernel applies it (em_dwconv_clamps). */
     float lo, hi;
@@ -43,15 +44,17 @@ typedef void (*em_dwconv_fn)(const em_dw_geom *g, const float *xp, const float *
                              const float *res, float *y);
 
 em_dwconv_fn em_dwconv_get(void);
-/* Whether kernel fn reads deinterleaved stride-2 planes (deint) and applies lo/hi. */
-bool em_dwconv_deint_ok(em_dwconv_fn fn, const em_dw_geom *g);
+/* Sets g->deint and g->vpad for kernel fn (before em_dw_geom_init): the
+ * AVX-512 kernel reads deinterleaved stride-2 planes, padded by its own copy. */
+void em_dwconv_layout(em_dwconv_fn fn, em_dw_geom *g);
+/* Whether kernel fn applies g->lo/hi. */
 bool em_dwconv_clamps(em_dwconv_fn fn);
 em_dwconv_fn em_dwconv_for(em_cpu_level l);   /* NULL when not built */
 
 void em_dwconv_plane__scalar(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx2(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx512(const em_dw_geom *, const float *, const float *, float, const float *, float *);
-void em_dw_pad_deint__avx512(const em_dw_geom *g, const float *x, float *xp);
+void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp);
 void em_dwconv_plane__neon(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 
 #endif

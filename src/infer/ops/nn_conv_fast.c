@@ -42,6 +42,8 @@ typedef struct conv_rs {
     int path;                      /* CONV_REF, CONV_GEMM or CONV_DW */
     NN_CONV_LAYOUT;
     bool direct_b;                 /* 1x1, stride 1, no padding: B is the input itself */
+    bool deint;                    /* 2-D, stride 2 along W, dilation 1: im2col reads deinterleaved rows */
+    size_t ws_deint;               /* bytes of the deinterleaved group planes (after ws_gemm) */
     bool direct_epi;               /* residual (if any) has the output's shape */
     size_t ws_gemm;
     em_dw_geom dg;
@@ -126,7 +128,25 @@ NN_PREP(conv)
 typedef struct im2col_ctx {
     const float *x;                /* [Cg][H][W] of this image and group */
     int64_t H, W, OW, kh, kw, sh, sw, dh, dw, ph, pw;
+    int64_t deint;                 /* > 0: stride 2, rows stored as [even cols (deint of them) | odd cols] */
 } im2col_ctx;
+
+/* Rows of planes [C][H][W] rewritten as [even columns | odd columns] (the
+ * first (W + 1) / 2 floats, then W / 2): a stride-2 convolution's taps then
+ * read runs of consecutive floats. */
+static void deinterleave_planes(const float *x, size_t rows, int64_t W, float *d)
+{
+    size_t we = (size_t)(W + 1) / 2, w = (size_t)W;
+    for (size_t r = 0; r < rows; r++, x += w, d += w) {
+        float *e = d, *o = d + we;
+        size_t j = 0;
+        for (; j + 1 < w; j += 2) {
+            e[j / 2] = x[j];
+            o[j / 2] = x[j + 1];
+        }
+        if (j < w) e[j / 2] = x[j];
+    }
+}
 
 /* B[k][p]: k = (c, ki, kj), p = (oh, ow); panels of nr columns. */
 static void pack_im2col(const void *vctx, size_t k0, size_t kc, size_t j0, size_t nc, size_t nr,
@@ -167,7 +187,13 @@ static void pack_im2col(const void *vctx, size_t k0, size_t kc, size_t j0, size_
                     float *dd = d + j;
                     for (size_t t = 0; t < z0; t++) dd[t] = 0.f;
                     if (sw == 1) memcpy(dd + z0, xr + a0 + woff, (z1 - z0) * sizeof(float));
-                    else {
+                    else if (q->deint) {
+                        /* input column 2 ow + woff: in the even half at ow + woff / 2, or the odd
+                         * half at ow + (woff - 1) / 2 (floor divisions) */
+                        int64_t par = woff & 1, sh2 = (woff - par) / 2;
+                        const float *hr = xr + (par ? q->deint : 0) + sh2;
+                        memcpy(dd + z0, hr + a0, (z1 - z0) * sizeof(float));
+                    } else {
                         const float *xs = xr + a0 * sw + woff;
                         for (size_t t = z0; t < z1; t++, xs += sw) dd[t] = *xs;
                     }
@@ -204,8 +230,8 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
     if (s->kind == CONV_DW && two && r->Cg == 1 && r->Mg == 1) {
         r->path = CONV_DW;
         r->dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], kh, kw,
-                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0.f, 0.f};
-        r->dg.deint = em_dwconv_deint_ok(s->dw, &r->dg);
+                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0, 0.f, 0.f};
+        em_dwconv_layout(s->dw, &r->dg);
         em_dw_geom_init(&r->dg);
         const em_act *act = &c->node->act;
         if (r->direct_epi && em_dwconv_clamps(s->dw) && (act->kind == EM_ACT_RELU || act->kind == EM_ACT_CLIP)) {
@@ -259,8 +285,13 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
     r->packed = packed;
     em_sgemm_args a = {.M = (size_t)r->Mg, .N = r->P, .K = r->K, .a_packed = packed,
                        .pack_b = r->direct_b ? NULL : pack_im2col};
-    r->ws_gemm = em_sgemm_workspace(k, &a, c->threads);
+    r->ws_gemm = (em_sgemm_workspace(k, &a, c->threads) + 63) / 64 * 64;
     *ws = r->ws_gemm;
+    if (!r->direct_b && two && g->s[1] == 2 && g->d[1] == 1 && g->in[1] >= 2 && !getenv("EDGEML_NO_DEINT")) {
+        r->deint = true;
+        r->ws_deint = (size_t)r->Cg * r->g.in_sz * sizeof(float) + 64;
+        *ws += r->ws_deint;
+    }
     *out = r;
     return EDGEML_OK;
 }
@@ -328,14 +359,20 @@ NN_OP(conv)
             for (int64_t gi = 0; gi < r->group; gi++) {
                 size_t xoff = ((size_t)ni * (size_t)r->C + (size_t)(gi * r->Cg)) * r->g.in_sz;
                 size_t yoff = ((size_t)ni * (size_t)r->M + (size_t)(gi * r->Mg)) * r->P;
-                im2col_ctx q = {x + xoff, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+                im2col_ctx q = {x + xoff, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
                 const nn_geom *g = &r->g;
                 if (g->ns == 2)
                     q = (im2col_ctx){x + xoff, g->in[0], g->in[1], g->out[1], g->k[0], g->k[1],
-                                     g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1]};
+                                     g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0};
                 else
                     q = (im2col_ctx){x + xoff, 1, g->in[0], g->out[0], 1, g->k[0],
-                                     1, g->s[0], 1, g->d[0], 0, g->pb[0]};
+                                     1, g->s[0], 1, g->d[0], 0, g->pb[0], 0};
+                if (r->deint) {
+                    float *dx = (float *)(((uintptr_t)c->ws + r->ws_gemm + 63) & ~(uintptr_t)63);
+                    deinterleave_planes(x + xoff, (size_t)(r->Cg * g->in[0]), g->in[1], dx);
+                    q.x = dx;
+                    q.deint = (g->in[1] + 1) / 2;
+                }
                 em_sgemm_args a = {
                     .M = (size_t)r->Mg, .N = r->P, .K = r->K,
                     .a_packed = r->packed ? r->packed + (size_t)gi * r->packed_stride : NULL,

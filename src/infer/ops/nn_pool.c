@@ -223,7 +223,7 @@ static bool pool2d_fast(em_kctx *c, int kind, const pool_state *ps, const nn_geo
     J.av = em_avgpool_get();
     if (!J.mx || !J.av || g->k[0] <= 0 || g->k[1] <= 0) return false;
     J.dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], g->k[0], g->k[1], g->s[0], g->s[1],
-                        g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0.f, 0.f};
+                        g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0, 0.f, 0.f};
     em_dw_geom_init(&J.dg);
     J.in_sz = g->in_sz;
     J.out_sz = g->out_sz;

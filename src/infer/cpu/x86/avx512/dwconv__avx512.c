@@ -11,12 +11,23 @@
 #include <immintrin.h>
 #include <string.h>
 
-void em_dw_pad_deint__avx512(const em_dw_geom *g, const float *x, float *xp)
+/* Lanes [lo, hi) of 16 set (0 <= lo, hi <= 16). */
+static inline __mmask16 span(int64_t lo, int64_t hi)
 {
-    const int64_t WE = g->WE, WP = g->WP, n = 2 * WE;
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The padded plane straight from the input with masked loads (no row copies
+ * through memset/memcpy): plain rows, or deinterleaved rows (g->deint). The
+ * masked-off lanes are never read. */
+void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
+{
+    const int64_t WE = g->WE, WP = g->WP, W = g->W, pw = g->pw;
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    float stack[4096];
     for (int64_t r = 0; r < g->HP; r++) {
         float *d = xp + r * WP;
         int64_t ih = r - g->ph;
@@ -24,23 +35,24 @@ void em_dw_pad_deint__avx512(const em_dw_geom *g, const float *x, float *xp)
             memset(d, 0, (size_t)WP * sizeof(float));
             continue;
         }
-        const float *src = x + ih * g->W;
-        /* the padded row: pw zeros, the input row, zeros up to 2 WE (W + pw <= 2 WE - 2) */
-        int64_t w1 = g->pw + g->W;
-        if (n > 4096) {
-            for (int64_t j = 0; j < n; j++) {
-                float v = j >= g->pw && j < w1 ? src[j - g->pw] : 0.f;
-                d[(j & 1) * WE + j / 2] = v;
+        /* padded column j holds input column j - pw */
+        const uintptr_t src = (uintptr_t)(x + ih * W);
+        if (!g->deint) {
+            for (int64_t j = 0; j < WP; j += 16) {
+                __mmask16 m = span(pw - j, W + pw - j) & span(0, WP - j);
+                __m512 v = _mm512_maskz_loadu_ps(m, (const float *)(src + (uintptr_t)((j - pw) * 4)));
+                _mm512_mask_storeu_ps(d + j, span(0, WP - j), v);
             }
-            continue;
-        }
-        memset(stack, 0, (size_t)g->pw * sizeof(float));
-        memcpy(stack + g->pw, src, (size_t)g->W * sizeof(float));
-        memset(stack + w1, 0, (size_t)(n - w1) * sizeof(float));
-        for (int64_t j = 0; j < WE; j += 16) {
-            __m512 v0 = _mm512_loadu_ps(stack + 2 * j), v1 = _mm512_loadu_ps(stack + 2 * j + 16);
-            _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(v0, ev, v1));
-            _mm512_storeu_ps(d + WE + j, _mm512_permutex2var_ps(v0, od, v1));
+        } else {
+            for (int64_t j = 0; j < WE; j += 16) {
+                int64_t c0 = 2 * j, c1 = 2 * j + 16; /* padded columns of the two loads */
+                __m512 v0 = _mm512_maskz_loadu_ps(span(pw - c0, W + pw - c0),
+                                                  (const float *)(src + (uintptr_t)((c0 - pw) * 4)));
+                __m512 v1 = _mm512_maskz_loadu_ps(span(pw - c1, W + pw - c1),
+                                                  (const float *)(src + (uintptr_t)((c1 - pw) * 4)));
+                _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(v0, ev, v1));
+                _mm512_storeu_ps(d + WE + j, _mm512_permutex2var_ps(v0, od, v1));
+            }
         }
     }
 }
