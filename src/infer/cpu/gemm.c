@@ -317,25 +317,27 @@ static void run_task(const job *J, size_t t)
                     pack_a_block(mr, M, a->A, a->lda, a->trans_a, a->alpha, ic, mcb, pc, kcb, wsa);
                     ap = wsa;
                 }
-                for (size_t jr = 0; jr < ncb; jr += nr) {
-                    size_t nrr = ncb - jr < nr ? ncb - jr : nr;
-                    for (size_t ir = 0; ir < mcb; ir += mr) {
-                        size_t mrr = mcb - ir < mr ? mcb - ir : mr;
-                        size_t row = ic + ir, col = jc + jr;
-                        e.flags = (first ? EM_EPI_FIRST : 0) | (last ? EM_EPI_LAST : 0);
-                        e.row_bias = a->row_bias ? a->row_bias + row : NULL;
-                        e.col_bias = a->col_bias ? a->col_bias + col : NULL;
-                        e.res = a->res ? a->res + row * a->ldr + col : NULL;
-                        e.ldr = a->ldr;
-                        e.lo = J->lo;
-                        e.hi = J->hi;
-                        if (jr < nfull)
-                            k->fn_ldb(kcb, ap + ir * kcb, a->B + pc * a->ldb + col, a->ldb,
-                                      a->C + row * a->ldc + col, a->ldc, mrr, &e);
-                        else
-                            k->fn(kcb, ap + ir * kcb, bp + jr * kcb, a->C + row * a->ldc + col, a->ldc,
-                                  mrr, nrr, &e);
-                    }
+                /* Few B panels (narrow outputs: 7x7 layers): each A panel once for all of them,
+                 * so that a large A streams from memory once, not once per B panel. */
+                size_t njr = (ncb + nr - 1) / nr, nir = (mcb + mr - 1) / mr;
+                bool a_outer = njr <= 4 && nir > njr;
+                for (size_t o = 0; o < njr * nir; o++) {
+                    size_t jr = (a_outer ? o % njr : o / nir) * nr, ir = (a_outer ? o / njr : o % nir) * mr;
+                    size_t nrr = ncb - jr < nr ? ncb - jr : nr, mrr = mcb - ir < mr ? mcb - ir : mr;
+                    size_t row = ic + ir, col = jc + jr;
+                    e.flags = (first ? EM_EPI_FIRST : 0) | (last ? EM_EPI_LAST : 0);
+                    e.row_bias = a->row_bias ? a->row_bias + row : NULL;
+                    e.col_bias = a->col_bias ? a->col_bias + col : NULL;
+                    e.res = a->res ? a->res + row * a->ldr + col : NULL;
+                    e.ldr = a->ldr;
+                    e.lo = J->lo;
+                    e.hi = J->hi;
+                    if (jr < nfull)
+                        k->fn_ldb(kcb, ap + ir * kcb, a->B + pc * a->ldb + col, a->ldb,
+                                  a->C + row * a->ldc + col, a->ldc, mrr, &e);
+                    else
+                        k->fn(kcb, ap + ir * kcb, bp + jr * kcb, a->C + row * a->ldc + col, a->ldc,
+                              mrr, nrr, &e);
                 }
                 if (last && J->post_act)
                     for (size_t i = ic; i < ic + mcb; i++)

@@ -15,4 +15,6 @@ typedef void (*em_wino_out_fn)(const float *q, size_t mt, size_t tw_n, float bia
 
 void em_wino_in_row__avx512(const float *, size_t, size_t, float *, size_t);
 void em_wino_out_row__avx512(const float *, size_t, size_t, float, float *, float *);
+/* dst[i] = clamp(src[i] (+ res[i] when res), lo, hi) for i < n. */
+void em_wino_store__avx512(const float *src, const float *res, float *dst, size_t n, float lo, float hi);
 #endif

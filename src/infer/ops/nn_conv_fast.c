@@ -322,6 +322,8 @@ static void dw_tasks(void *ctx, size_t tb, size_t te)
             size_t ch = i % (size_t)r->M;
             float *y = J->y + i * out_sz;
             em_dw_pad(&r->dg, J->x + i * in_sz, xp);
+            if (i + 1 < e) /* the next plane comes from memory while this one is computed */
+                for (size_t o = 0; o < in_sz; o += 16) __builtin_prefetch(J->x + (i + 1) * in_sz + o, 0, 3);
             J->fn(&r->dg, xp, J->w + ch * kk, J->b ? J->b[ch] : 0.f,
                   J->res ? J->res + i * out_sz : NULL, y);
             if (J->act) em_act_apply(J->act, y, out_sz);

@@ -169,11 +169,15 @@ static void out_tasks(void *ctx, size_t tb, size_t te)
                     const float *src = i ? row1 : row0;
                     float *dst = ym + oh * J->OW;
                     const float *rr = rm ? rm + oh * J->OW : NULL;
+#ifdef EDGEML_HAVE_X86_KERNELS
+                    em_wino_store__avx512(src, rr, dst, (size_t)J->OW, J->lo, J->hi);
+#else
                     for (int64_t ow = 0; ow < J->OW; ow++) {
                         float v = src[ow] + (rr ? rr[ow] : 0.f);
                         v = v < J->lo ? J->lo : v;
                         dst[ow] = v > J->hi ? J->hi : v;
                     }
+#endif
                 }
             }
             if (J->act) em_act_apply(J->act, ym + oh0 * J->OW, (size_t)((oh1 - oh0) * J->OW));

@@ -193,6 +193,8 @@ static void pool2d_tasks(void *ctx, size_t tb, size_t te)
         em_task_bounds(J->planes, J->tasks, t, &b, &e);
         for (size_t i = b; i < e; i++) {
             em_dw_pad_with(&J->dg, J->x + i * J->in_sz, xp, J->kind == POOL_MAX ? NAN : 0.f);
+            if (i + 1 < e) /* the next plane comes from memory while this one is computed */
+                for (size_t o = 0; o < J->in_sz; o += 16) __builtin_prefetch(J->x + (i + 1) * J->in_sz + o, 0, 3);
             if (J->kind == POOL_MAX) J->mx(&J->dg, xp, J->rowc, J->colc, J->y + i * J->out_sz);
             else J->av(&J->dg, xp, J->rowc, J->colc, J->y + i * J->out_sz);
         }

@@ -66,3 +66,15 @@ void em_wino_out_row__avx512(const float *q, size_t mt, size_t tw_n, float bias,
         _mm512_mask_storeu_ps(row1 + 2 * t0 + 16, m1, _mm512_permutex2var_ps(y10, hi, y11));
     }
 }
+
+void em_wino_store__avx512(const float *src, const float *res, float *dst, size_t n, float lo, float hi)
+{
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + i));
+        v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+        _mm512_mask_storeu_ps(dst + i, m, v);
+    }
+}
