@@ -39,7 +39,6 @@ static inline VF v_exp_core(VF x)
     VF xc = vmin(vmax(x, vdup(-104.0f)), vdup(89.0f));
     VF t = vfma(xc, vdup(VM_LOG2E), vdup(VM_MAGIC));
     VF n = vsub(t, vdup(VM_MAGIC));
-    VI ni = visub(vasi(t), vasi(vdup(VM_MAGIC)));
     VF r = vfma(n, vdup(-VM_LN2_HI), xc);
     r = vfma(n, vdup(-VM_LN2_LO), r);
     VF q = vdup(0.00138436523695766f);
@@ -49,10 +48,15 @@ static inline VF v_exp_core(VF x)
     q = vfma(q, r, vdup(0.49999994208776544f));
     q = vfma(q, r, vdup(1.0000000321663656f));
     VF p = vfma(q, r, vdup(1.0f));
+#ifdef VM_HAVE_SCALEF
+    return vscalef(p, n); /* p 2^n rounded once, subnormal results included: as below */
+#else
+    VI ni = visub(vasi(t), vasi(vdup(VM_MAGIC)));
     VI n1 = visra(ni, 1), n2 = visub(ni, n1);
     VF s1 = vasf(vishl(viadd(n1, vidup(127)), 23));
     VF s2 = vasf(vishl(viadd(n2, vidup(127)), 23));
     return vmul(vmul(p, s1), s2);
+#endif
 }
 static inline VF v_exp(VF x) { return v_fixnan(x, v_exp_core(x)); }
 

@@ -11,6 +11,8 @@ typedef __mmask16 VM;
 #define VM_HAVE_FMA 1
 #define VM_HAVE_RCP 1 /* rcp14 + one Newton step: relative error < 2^-27 */
 #define vrcp_est _mm512_rcp14_ps
+#define VM_HAVE_SCALEF 1 /* x 2^n in one instruction (vscalefps) */
+#define vscalef _mm512_scalef_ps
 #define VM_SUFFIX avx512
 #define VM_NAME "avx512"
 
