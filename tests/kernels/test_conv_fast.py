@@ -55,6 +55,19 @@ def case(i, tmp, wino=False):
     size = [int(rng.integers(max(1, (k[j] - 1) * d[j] + 1), 40)) for j in range(ns)]
     if wino:
         size = [int(rng.integers(12, 48)) for _ in range(ns)]
+    if wino == "stem":  # the few-channel direct kernel (cpu/cconv.h): a CNN's first layer, wide rows
+        dw, group, ns, two = False, 1, 2, True
+        C = int(rng.integers(1, 4))
+        M = int(rng.choice([8, 13, 16, 24, 32, 64]))
+        k = [int(rng.choice([3, 3, 5]))] * 2 if C <= 2 else [3, 3]
+        s = [int(rng.choice([1, 2, 2]))] * 2
+        d = [1, 1]
+        size = [int(rng.integers(40, 130)) for _ in range(2)]
+    if wino == "pix":  # 1x1 on few pixels: the pixels as the GEMM's rows (nn_conv_fast.c pixrows)
+        dw, group, ns, two = False, 1, 2, True
+        C, M = int(rng.integers(8, 300)), int(rng.integers(40, 600))
+        k, s, d = [1, 1], [1, 1], [1, 1]
+        size = [int(rng.integers(1, 15)) for _ in range(2)]
     if wino == "big":  # several chunks of tile rows (nn_conv_wino.c chunk_rows), the last one partial
         C, M = int(rng.integers(200, 300)), int(rng.integers(200, 300))
         size = [int(rng.integers(33, 61)) for _ in range(ns)]
@@ -106,5 +119,9 @@ with tempfile.TemporaryDirectory() as tmp:
         case(i, tmp, wino=True)
     for i in range(n + n // 3, n + n // 3 + 4):
         case(i, tmp, wino="big")
+    for i in range(n + n // 3 + 4, n + n // 3 + 16):
+        case(i, tmp, wino="stem")
+    for i in range(n + n // 3 + 16, n + n // 3 + 28):
+        case(i, tmp, wino="pix")
 print("conv_fast: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

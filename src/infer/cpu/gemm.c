@@ -88,6 +88,12 @@ static double kernel_eff(const em_sgemm_kernel *k)
     return 0.87;
 }
 
+double em_sgemm_cost(const em_sgemm_kernel *k, size_t M, size_t N, size_t K)
+{
+    return (double)round_up(M, (size_t)k->mr) * (double)round_up(N, (size_t)k->nr) * (double)(K ? K : 1) /
+           kernel_eff(k);
+}
+
 int em_sgemm_pick(const em_sgemm_kernel *const *ks, int n, size_t M, size_t N, size_t K)
 {
     int best = 0;

@@ -66,6 +66,8 @@ int em_sgemm_candidates(const em_sgemm_kernel **out, int max);
 /* Of those, the one expected fastest for M x N x K: tile waste in M and N
  * weighed by each kernel's measured efficiency (docs/runtime.md). */
 int em_sgemm_pick(const em_sgemm_kernel *const *ks, int n, size_t M, size_t N, size_t K);
+/* The estimate em_sgemm_pick compares: padded tiles x K / the kernel's efficiency. */
+double em_sgemm_cost(const em_sgemm_kernel *k, size_t M, size_t N, size_t K);
 /* Every kernel the build has for a level (tests), NULL-terminated. */
 const em_sgemm_kernel *const *em_sgemm_kernels_all(void);
 /* The kernel for a given level (tests); NULL when the build has none. */
@@ -140,6 +142,10 @@ void em_sgemm_ukernel_8x48__avx512_ldb(size_t, const float *, const float *, siz
                                        size_t, const em_gemm_epi *);
 void em_sgemv_pa__avx512(size_t mr, size_t kc, const float *a, const float *x, float *acc);
 void em_sgemv_pb__avx512(size_t nr, size_t kc, const float *b, const float *x, float *acc);
+/* y[j * ldy + i] = clamp(t[i * ldt + j] + res[j * ldr + i], lo, hi) for i < np, j < nm (<= 16 each);
+ * res may be NULL. */
+void em_tr16__avx512(const float *t, size_t ldt, size_t np, size_t nm, float *y, size_t ldy,
+                     const float *res, size_t ldr, float lo, float hi);
 void em_sgemm_ukernel_8x12__neon(size_t, const float *, const float *, float *, size_t, size_t,
                                  size_t, const em_gemm_epi *);
 

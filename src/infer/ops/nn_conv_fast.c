@@ -8,6 +8,7 @@
  * (nn_conv.c). */
 #include "nn.h"
 #include "nn_conv_wino.h"
+#include "../cpu/cconv.h"
 #include "../cpu/dwconv.h"
 #include "../cpu/gemm.h"
 #include "../pool.h"
@@ -15,7 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-enum { CONV_REF = 0, CONV_GEMM, CONV_DW, CONV_WINO };
+enum { CONV_REF = 0, CONV_GEMM, CONV_DW, CONV_WINO, CONV_DIRECT };
 
 typedef struct conv_state {
     nn_geom_attrs a;               /* first: nn_conv_setup reads it */
@@ -36,6 +37,13 @@ typedef struct conv_state {
     const em_sgemm_kernel *wk;
     em_dwconv_fn dw;               /* CONV_DW */
     const float *wdw;              /* CONV_DW: [M][kh*kw], the model's constant */
+    /* 1x1 convs on few pixels (7x7, 14x14 layers): Y^T = X^T W^T with the pixels as the GEMM's
+     * rows, W^T packed as B for kernel tk the first time a reshape takes that path (under mu) */
+    _Atomic(float *) wt;
+    const em_sgemm_kernel *tk;
+    /* few input channels (C kh kw <= EM_CCONV_MAXK): the direct kernel (cpu/cconv.h) and its weights */
+    em_cconv_fn cf;
+    float *cw;
 } conv_state;
 
 typedef struct conv_rs {
@@ -48,7 +56,14 @@ typedef struct conv_rs {
     size_t ws_gemm;
     em_dw_geom dg;
     size_t dw_tasks, dw_slot;      /* CONV_DW: tasks (<= threads), bytes of padded plane each */
-    bool dw_act_fused;             /* CONV_DW: the kernel clamps (Relu/Clip) at its store */
+    bool dw_act_fused;             /* CONV_DW, CONV_DIRECT: the kernel clamps (Relu/Clip) at its store */
+    size_t cc_plane;               /* CONV_DIRECT: floats per padded input plane (64-byte multiple) */
+    size_t cc_tasks;               /* CONV_DIRECT: row ranges (<= threads) */
+    /* CONV_GEMM with pixel rows (pixrows): Y^T = X^T W^T into T [P][M] (after ws_gemm), then
+     * transposed into Y with the residual and the activation */
+    bool pixrows;
+    const em_sgemm_kernel *tk;
+    const float *wt;
     const em_sgemm_kernel *k;      /* CONV_GEMM: the kernel for these shapes */
     const float *packed;           /* its packed weights (NULL: packed per run) */
     size_t packed_stride;
@@ -59,8 +74,10 @@ void nn_conv_free(void *state)
     conv_state *s = state;
     if (!s) return;
     for (int i = 0; i < 4; i++) free(atomic_load(&s->packed[i]));
+    free(atomic_load(&s->wt));
     if (s->kind == CONV_GEMM) pthread_mutex_destroy(&s->mu);
     free(s->wino);
+    free(s->cw);
     free(s);
 }
 
@@ -107,6 +124,12 @@ NN_PREP(conv)
         if (s->ks[i] == k0) first = i;
     s->Mg = (int64_t)Mg;
     s->K = (int64_t)K;
+    if (group == 1 && W->rank == 4 && kh * kw > 1 && K <= EM_CCONV_MAXK && M >= EM_CCONV_MB && !getenv("EDGEML_NO_CCONV") &&
+        (s->cf = em_cconv_get())) {
+        s->cw = aligned_alloc(64, (em_cconv_packed_size(M, Cg, kh, kw) * sizeof(float) + 63) / 64 * 64);
+        if (!s->cw) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
+        em_cconv_pack(W->data, M, Cg, kh, kw, s->cw);
+    }
     if (nn_wino_eligible(W, &s->a) && !getenv("EDGEML_NO_WINOGRAD")) {
         /* Winograd first; the direct layout is packed only if some input shapes need it */
         s->wk = em_sgemm_kernel_for_m(Mg);
@@ -247,6 +270,27 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
         *out = r;
         return EDGEML_OK;
     }
+    if (s->cw && two && r->group == 1 && r->direct_epi && (g->s[1] == 1 || (g->s[1] == 2 && g->d[1] == 1)) &&
+        g->k[0] * g->k[1] * r->Cg <= EM_CCONV_MAXK) {
+        r->path = CONV_DIRECT;
+        r->dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], kh, kw,
+                             g->s[0], g->s[1], g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0, 0.f, 0.f};
+        r->dg.vpad = 1;
+        r->dg.deint = g->s[1] == 2;
+        em_dw_geom_init(&r->dg);
+        const em_act *act = &c->node->act;
+        if (act->kind == EM_ACT_RELU || act->kind == EM_ACT_CLIP) {
+            r->dg.lo = act->kind == EM_ACT_RELU ? 0.f : act->alpha;
+            if (act->kind == EM_ACT_CLIP) r->dg.hi = act->beta;
+            r->dw_act_fused = true;
+        }
+        r->cc_plane = ((size_t)(r->dg.HP * r->dg.WP) + 15) / 16 * 16;
+        r->cc_tasks = c->threads > 1 ? (size_t)c->threads : 1;
+        if ((int64_t)r->cc_tasks > g->out[0]) r->cc_tasks = (size_t)g->out[0];
+        *ws = (size_t)r->C * r->cc_plane * sizeof(float) + 64;
+        *out = r;
+        return EDGEML_OK;
+    }
     if (s->wino && two && g->s[0] == 1 && g->s[1] == 1 && g->d[0] == 1 && g->d[1] == 1 &&
         r->direct_epi && ((g->out[0] + 1) / 2) * ((g->out[1] + 1) / 2) >= 40) {
         r->path = CONV_WINO;
@@ -279,6 +323,41 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
         if (packed) {
             k = s->ks[i];
             r->packed_stride = s->packed_stride[i];
+        }
+    }
+    if (s->kind == CONV_GEMM && r->direct_b && r->group == 1 && packed && !getenv("EDGEML_NO_PIXROWS")) {
+        /* pixels as rows when that wastes clearly fewer tile lanes (P = 49: 32-column tiles
+         * use 77%, 14-row ones 88%) */
+        int ti = em_sgemm_pick(s->ks, s->nk, r->P, (size_t)r->M, r->K);
+        double tn = em_sgemm_cost(k, (size_t)r->Mg, r->P, r->K), tt = em_sgemm_cost(s->ks[ti], r->P, (size_t)r->M, r->K);
+        if (tt < 0.92 * tn) {
+            conv_state *sm = (conv_state *)s;
+            const float *wt = atomic_load_explicit(&sm->wt, memory_order_acquire);
+            if (!wt) {
+                pthread_mutex_lock(&sm->mu);
+                if (!(wt = atomic_load(&sm->wt))) {
+                    const em_sgemm_kernel *tk = s->ks[ti];
+                    float *p = aligned_alloc(64, (em_sgemm_packed_b_size(tk, r->K, (size_t)r->M) * sizeof(float) + 63) / 64 * 64);
+                    if (p) {
+                        em_sgemm_pack_b(tk, r->K, (size_t)r->M, W->data, r->K, true, p);
+                        sm->tk = tk;
+                        atomic_store_explicit(&sm->wt, p, memory_order_release);
+                        wt = p;
+                    }
+                }
+                pthread_mutex_unlock(&sm->mu);
+            }
+            if (wt) {
+                r->pixrows = true;
+                r->tk = s->tk;
+                r->wt = wt;
+                em_sgemm_args ta = {.M = r->P, .N = (size_t)r->M, .K = r->K, .A = (const float *)1, .trans_a = true,
+                                    .b_packed = wt};
+                r->ws_gemm = (em_sgemm_workspace(r->tk, &ta, c->threads) + 63) / 64 * 64;
+                *ws = r->ws_gemm + r->P * (size_t)r->M * sizeof(float) + 64;
+                *out = r;
+                return EDGEML_OK;
+            }
         }
     }
     r->k = k;
@@ -331,6 +410,70 @@ static void dw_tasks(void *ctx, size_t tb, size_t te)
     }
 }
 
+typedef struct tr_job {
+    const float *t;              /* [P][M] */
+    const float *res;            /* [M][P] or NULL */
+    float *y;                    /* [M][P] */
+    size_t P, M;
+    float lo, hi;
+    const em_act *act;           /* applied after the clamp (not Relu/Clip) */
+} tr_job;
+
+/* Channels [16 mb, 16 me): y[m][p] = clamp(t[p][m] + res[m][p]), then the activation. */
+static void tr_blocks(void *ctx, size_t mb, size_t me)
+{
+    const tr_job *J = ctx;
+    for (size_t m0 = mb * 16; m0 < me * 16 && m0 < J->M; m0 += 16) {
+        size_t m1 = m0 + 16 < J->M ? m0 + 16 : J->M;
+#ifdef EDGEML_HAVE_X86_KERNELS
+        if (em_cpu_has(EM_CPU_AVX512)) {
+            for (size_t p0 = 0; p0 < J->P; p0 += 16)
+                em_tr16__avx512(J->t + p0 * J->M + m0, J->M, J->P - p0 < 16 ? J->P - p0 : 16, m1 - m0,
+                                J->y + m0 * J->P + p0, J->P, J->res ? J->res + m0 * J->P + p0 : NULL, J->P,
+                                J->lo, J->hi);
+            if (J->act)
+                for (size_t m = m0; m < m1; m++) em_act_apply(J->act, J->y + m * J->P, J->P);
+            continue;
+        }
+#endif
+        for (size_t p = 0; p < J->P; p++) {
+            const float *tr = J->t + p * J->M;
+            for (size_t m = m0; m < m1; m++) {
+                float v = tr[m] + (J->res ? J->res[m * J->P + p] : 0.f);
+                v = v < J->lo ? J->lo : v;
+                J->y[m * J->P + p] = v > J->hi ? J->hi : v;
+            }
+        }
+        if (J->act)
+            for (size_t m = m0; m < m1; m++) em_act_apply(J->act, J->y + m * J->P, J->P);
+    }
+}
+
+typedef struct cc_job {
+    const conv_rs *r;
+    em_cconv_fn fn;
+    const float *xp, *w, *b, *res;
+    float *y;
+    const em_act *act;           /* applied after the kernel (not clamped by it) */
+} cc_job;
+
+/* Task t: a contiguous range of output rows, every channel. */
+static void cc_tasks(void *ctx, size_t tb, size_t te)
+{
+    const cc_job *J = ctx;
+    const conv_rs *r = J->r;
+    const em_dw_geom *g = &r->dg;
+    for (size_t t = tb; t < te; t++) {
+        size_t b, e;
+        em_task_bounds((size_t)g->OH, r->cc_tasks, t, &b, &e);
+        if (b == e) continue;
+        J->fn(g, r->C, r->M, J->xp, r->cc_plane, J->w, J->b, J->res, J->y, (int64_t)b, (int64_t)e);
+        if (J->act)
+            for (int64_t m = 0; m < r->M; m++)
+                em_act_apply(J->act, J->y + (size_t)m * r->P + b * (size_t)g->OW, (e - b) * (size_t)g->OW);
+    }
+}
+
 NN_OP(conv)
 {
     const conv_rs *r = c->rs;
@@ -351,10 +494,37 @@ NN_OP(conv)
         nn_wino_args wa = {s->wk, s->wino, s->wino_stride, r->ws_gemm, x, b, res, y, act,
                            r->N, r->C, r->M, g->in[0], g->in[1], g->out[0], g->out[1], g->pb[0], g->pb[1]};
         nn_wino_run(c, &wa);
+    } else if (r->path == CONV_DIRECT) {
+        float *xp = (float *)(((uintptr_t)c->ws + 63) & ~(uintptr_t)63);
+        for (int64_t ni = 0; ni < r->N; ni++) {
+            const float *xn = x + (size_t)ni * (size_t)r->C * r->g.in_sz;
+            for (int64_t ci = 0; ci < r->C; ci++) em_dw_pad(&r->dg, xn + (size_t)ci * r->g.in_sz, xp + (size_t)ci * r->cc_plane);
+            size_t yo = (size_t)ni * (size_t)r->M * r->P;
+            cc_job J = {r, s->cf, xp, s->cw, b, res ? res + yo : NULL, y + yo, r->dw_act_fused ? NULL : act};
+            if (r->cc_tasks <= 1) cc_tasks(&J, 0, 1);
+            else em_parallel_for(c->pool, c->threads, r->cc_tasks, 1, cc_tasks, &J);
+        }
     } else if (r->path == CONV_DW) {
         dw_job J = {r, s->dw, x, s->wdw ? s->wdw : W->data, b, res, y, r->dw_act_fused ? NULL : act, c->ws};
         if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
         else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
+    } else if (r->pixrows) {
+        float *t = (float *)(((uintptr_t)c->ws + r->ws_gemm + 63) & ~(uintptr_t)63);
+        tr_job T = {t, NULL, NULL, r->P, (size_t)r->M, -INFINITY, INFINITY, NULL};
+        if (act && act->kind == EM_ACT_RELU) T.lo = 0.f;
+        else if (act && act->kind == EM_ACT_CLIP) { T.lo = act->alpha; T.hi = act->beta; }
+        else T.act = act;
+        for (int64_t ni = 0; ni < r->N; ni++) {
+            size_t off = (size_t)ni * (size_t)r->M * r->P;
+            em_sgemm_args a = {.M = r->P, .N = (size_t)r->M, .K = r->K, .A = x + (size_t)ni * (size_t)r->C * r->P,
+                               .lda = r->P, .trans_a = true, .alpha = 1.f, .b_packed = r->wt, .C = t, .ldc = (size_t)r->M,
+                               .col_bias = b};
+            em_sgemm(r->tk, &a, c->ws, c->pool, c->threads);
+            T.res = res ? res + off : NULL;
+            T.y = y + off;
+            size_t blocks = ((size_t)r->M + 15) / 16;
+            em_parallel_for(c->pool, c->threads, blocks, 8, tr_blocks, &T);
+        }
     } else {
         const em_sgemm_kernel *k = r->k;
         for (int64_t ni = 0; ni < r->N; ni++)
