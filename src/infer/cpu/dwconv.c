@@ -49,6 +49,7 @@ void em_dw_geom_init(em_dw_geom *g)
     int64_t need_h = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     int64_t w = g->W + g->pw, h = g->H + g->ph;
     g->WP = need_w > w ? need_w : w;
+    if (g->vpad) g->WP = (g->WP + 15) / 16 * 16; /* rows start on 64 bytes: the first tap's loads are aligned */
     g->HP = need_h > h ? need_h : h;
     if (g->OH <= 0) g->HP = h;
 }

@@ -39,17 +39,24 @@ void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
         const uintptr_t src = (uintptr_t)(x + ih * W);
         if (!g->deint) {
             for (int64_t j = 0; j < WP; j += 16) {
-                __mmask16 m = span(pw - j, W + pw - j) & span(0, WP - j);
-                __m512 v = _mm512_maskz_loadu_ps(m, (const float *)(src + (uintptr_t)((j - pw) * 4)));
-                _mm512_mask_storeu_ps(d + j, span(0, WP - j), v);
+                const float *p = (const float *)(src + (uintptr_t)((j - pw) * 4));
+                __m512 v;
+                if (j >= pw && j - pw + 16 <= W) v = _mm512_loadu_ps(p); /* the interior: a plain load */
+                else v = _mm512_maskz_loadu_ps(span(pw - j, W + pw - j), p);
+                _mm512_storeu_ps(d + j, v); /* WP is a multiple of 16 (vpad) */
             }
         } else {
             for (int64_t j = 0; j < WE; j += 16) {
                 int64_t c0 = 2 * j, c1 = 2 * j + 16; /* padded columns of the two loads */
-                __m512 v0 = _mm512_maskz_loadu_ps(span(pw - c0, W + pw - c0),
-                                                  (const float *)(src + (uintptr_t)((c0 - pw) * 4)));
-                __m512 v1 = _mm512_maskz_loadu_ps(span(pw - c1, W + pw - c1),
-                                                  (const float *)(src + (uintptr_t)((c1 - pw) * 4)));
+                const float *p0 = (const float *)(src + (uintptr_t)((c0 - pw) * 4)), *p1 = p0 + 16;
+                __m512 v0, v1;
+                if (c0 >= pw && c1 + 16 - pw <= W) { /* the interior: plain loads */
+                    v0 = _mm512_loadu_ps(p0);
+                    v1 = _mm512_loadu_ps(p1);
+                } else {
+                    v0 = _mm512_maskz_loadu_ps(span(pw - c0, W + pw - c0), p0);
+                    v1 = _mm512_maskz_loadu_ps(span(pw - c1, W + pw - c1), p1);
+                }
                 _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(v0, ev, v1));
                 _mm512_storeu_ps(d + WE + j, _mm512_permutex2var_ps(v0, od, v1));
             }
