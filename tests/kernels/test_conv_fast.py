@@ -111,7 +111,58 @@ def case(i, tmp, wino=False):
     else:
         passed += 1
 
+def fused_case(i, tmp):
+    """Conv (depthwise, few-channel direct, 1x1 on few pixels, dense) + Add(residual) + Relu/Clip/
+    Sigmoid: the graph optimiser fuses the add and the activation into the conv's store; the
+    reference runs them as separate ops."""
+    global passed, failed
+    kind = ["dw", "stem", "pix", "dense"][i % 4]
+    size = int(rng.integers(5, 40))
+    if kind == "dw":
+        C = M = int(rng.integers(8, 48)); group = C; k = int(rng.choice([3, 5])); s = int(rng.choice([1, 2]))
+    elif kind == "stem":
+        C = 3; M = int(rng.choice([8, 16, 24])); group = 1; k = 3; s = int(rng.choice([1, 2]))
+    elif kind == "pix":
+        C = int(rng.integers(16, 200)); M = int(rng.integers(64, 300)); group = 1; k = 1; s = 1; size = int(rng.integers(2, 15))
+    else:
+        C = int(rng.integers(4, 20)); M = int(rng.integers(4, 20)); group = 1; k = 3; s = 1
+    pad = k // 2
+    out = (size + 2 * pad - k) // s + 1
+    x = rng.standard_normal([1, C, size, size]).astype(np.float32)
+    r = rng.standard_normal([1, M, out, out]).astype(np.float32)
+    w = (rng.standard_normal([M, C // group, k, k]) * 0.3).astype(np.float32)
+    b = rng.standard_normal([M]).astype(np.float32)
+    act = ["Relu", "Clip", "Sigmoid"][int(rng.integers(0, 3))]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[s, s], pads=[pad] * 4, group=group),
+             helper.make_node("Add", ["c", "r"], ["a"])]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+    if act == "Clip":
+        inits += [numpy_helper.from_array(np.array(-0.5, np.float32), "lo"), numpy_helper.from_array(np.array(1.5, np.float32), "hi")]
+        nodes.append(helper.make_node("Clip", ["a", "lo", "hi"], ["y"]))
+    else:
+        nodes.append(helper.make_node(act, ["a"], ["y"]))
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
+           helper.make_tensor_value_info("r", TensorProto.FLOAT, list(r.shape))]
+    g = helper.make_graph(nodes, "fused", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path = os.path.join(tmp, "f%d.onnx" % i)
+    onnx.save(m, path)
+    inputs = {"x": os.path.join(tmp, "fx%d.npy" % i), "r": os.path.join(tmp, "fr%d.npy" % i)}
+    np.save(inputs["x"], x)
+    np.save(inputs["r"], r)
+    desc = "fused case %d: %s C=%d M=%d k=%d s=%d size=%d + Add + %s" % (i, kind, C, M, k, s, size, act)
+    msg = fastcheck.check(BIN, path, inputs, tmp, "f%d" % i, desc)
+    if msg:
+        failed += 1
+        print("FAIL " + msg)
+    else:
+        passed += 1
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    for i in range(16):
+        fused_case(i, tmp)
     n = int(os.environ.get("EDGEML_CONV_CASES", "120"))
     for i in range(n):
         case(i, tmp)

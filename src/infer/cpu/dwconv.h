@@ -55,6 +55,14 @@ void em_dwconv_plane__scalar(const em_dw_geom *, const float *, const float *, f
 void em_dwconv_plane__avx2(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx512(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp);
+/* Small planes, AVX-512: nc <= 16 channels at once, one vector lane per channel (the planes
+ * transposed into [pixel][16] with their padding, the taps as aligned vector FMAs, then
+ * transposed back): y = clamp(bias + conv + res, g->lo, g->hi). x, w ([nc][kh kw]), bias, res
+ * and y start at the block's first channel; bias and res may be NULL. ws: em_dwconv_cblock_ws
+ * floats. Reads g's geometry only (not its padded-plane layout). */
+size_t em_dwconv_cblock_ws(const em_dw_geom *g);
+void em_dwconv_cblock__avx512(const em_dw_geom *g, int64_t nc, const float *x, size_t in_sz, const float *w,
+                              const float *bias, const float *res, float *y, size_t out_sz, float *ws);
 void em_dwconv_plane__neon(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 
 #endif

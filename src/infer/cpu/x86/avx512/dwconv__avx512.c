@@ -214,3 +214,121 @@ void em_dwconv_plane__avx512(const em_dw_geom *g, const float *xp, const float *
         }
     }
 }
+
+/* ---- small planes: 16 channels per vector ------------------------------------------- */
+
+/* r[i] (row i, 16 lanes) -> r[j] = column j, in place (three shuffle stages). */
+static inline __attribute__((always_inline)) void tr16(__m512 *r)
+{
+    __m512 a[16], q[16];
+    for (int k = 0; k < 8; k++) {
+        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int g = 0; g < 4; g++) {
+        q[4 * g + 0] = _mm512_shuffle_ps(a[4 * g], a[4 * g + 2], 0x44);
+        q[4 * g + 1] = _mm512_shuffle_ps(a[4 * g], a[4 * g + 2], 0xEE);
+        q[4 * g + 2] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0x44);
+        q[4 * g + 3] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 p01l = _mm512_shuffle_f32x4(q[c], q[4 + c], 0x44), p01h = _mm512_shuffle_f32x4(q[c], q[4 + c], 0xEE);
+        __m512 p23l = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0x44), p23h = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(p01l, p23l, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(p01l, p23l, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(p01h, p23h, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(p01h, p23h, 0xDD);
+    }
+}
+
+size_t em_dwconv_cblock_ws(const em_dw_geom *g)
+{
+    size_t hp = (size_t)((g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1), wp = (size_t)((g->OW - 1) * g->sw + (g->kw - 1) * g->dw + 1);
+    if (hp < (size_t)(g->H + g->ph)) hp = (size_t)(g->H + g->ph);
+    if (wp < (size_t)(g->W + g->pw)) wp = (size_t)(g->W + g->pw);
+    return (hp * wp + (size_t)(g->OH * g->OW) + (size_t)(g->kh * g->kw) + 1) * 16;
+}
+
+/* Output position u of a group: acc[u] over every tap at column ow + u. */
+#define DWC_GROUP 8
+
+void em_dwconv_cblock__avx512(const em_dw_geom *g, int64_t nc, const float *x, size_t in_sz, const float *w,
+                              const float *bias, const float *res, float *y, size_t out_sz, float *ws)
+{
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, taps = g->kh * g->kw;
+    int64_t hp = (OH - 1) * g->sh + (g->kh - 1) * g->dh + 1, wp = (OW - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    if (hp < H + g->ph) hp = H + g->ph;
+    if (wp < W + g->pw) wp = W + g->pw;
+    float *xc = ws, *oc = xc + (size_t)(hp * wp) * 16, *wv = oc + (size_t)(OH * OW) * 16;
+    /* the padded block [hp][wp][16]: zeros, then each input pixel's 16 channels */
+    memset(xc, 0, (size_t)(hp * wp) * 16 * sizeof(float));
+    const size_t P = (size_t)(H * W);
+    int64_t ih = 0, iw = 0;
+    for (size_t p0 = 0; p0 < P; p0 += 16) {
+        size_t np = P - p0 < 16 ? P - p0 : 16;
+        __mmask16 pm = np >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << np) - 1);
+        __m512 r[16];
+        for (int64_t c = 0; c < 16; c++)
+            r[c] = c < nc ? (np == 16 ? _mm512_loadu_ps(x + (size_t)c * in_sz + p0)
+                                      : _mm512_maskz_loadu_ps(pm, x + (size_t)c * in_sz + p0))
+                          : _mm512_setzero_ps();
+        tr16(r);
+        for (size_t j = 0; j < np; j++) {
+            _mm512_storeu_ps(xc + (size_t)((ih + g->ph) * wp + iw + g->pw) * 16, r[j]);
+            if (++iw == W) { iw = 0; ih++; }
+        }
+    }
+    for (int64_t t = 0; t < taps; t++)
+        for (int64_t c = 0; c < 16; c++) wv[t * 16 + c] = c < nc ? w[c * taps + t] : 0.f;
+    float bb[16];
+    for (int64_t c = 0; c < 16; c++) bb[c] = bias && c < nc ? bias[c] : 0.f;
+    const __m512 vb = _mm512_loadu_ps(bb), lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);
+    /* with a residual the clamp comes after it (in the copy back) */
+    const __m512 clo = res ? _mm512_set1_ps(-__builtin_inff()) : lo, chi = res ? _mm512_set1_ps(__builtin_inff()) : hi;
+    /* groups of DWC_GROUP consecutive output positions (across rows: 7x7 planes too), each
+     * with its own input address, DWC_GROUP independent FMA chains */
+    const size_t Q = (size_t)(OH * OW);
+    int64_t toff[64];
+    for (int64_t ki = 0; ki < g->kh; ki++)
+        for (int64_t kj = 0; kj < g->kw; kj++) toff[ki * g->kw + kj] = (ki * g->dh * wp + kj * g->dw) * 16;
+    int64_t oh = 0, ow = 0;
+    for (size_t q0 = 0; q0 < Q; q0 += DWC_GROUP) {
+        const float *base[DWC_GROUP];
+        size_t n = Q - q0 < DWC_GROUP ? Q - q0 : DWC_GROUP;
+        for (size_t u = 0; u < DWC_GROUP; u++) {
+            if (u < n) {
+                base[u] = xc + (size_t)((oh * g->sh) * wp + ow * g->sw) * 16;
+                if (++ow == OW) { ow = 0; oh++; }
+            } else {
+                base[u] = base[0];
+            }
+        }
+        __m512 acc[DWC_GROUP];
+        for (int u = 0; u < DWC_GROUP; u++) acc[u] = vb;
+        for (int64_t t = 0; t < taps; t++) {
+            __m512 wt = _mm512_loadu_ps(wv + t * 16);
+            for (int u = 0; u < DWC_GROUP; u++) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(base[u] + toff[t]), wt, acc[u]);
+        }
+        for (size_t u = 0; u < n; u++)
+            _mm512_storeu_ps(oc + (q0 + u) * 16, _mm512_min_ps(_mm512_max_ps(acc[u], clo), chi));
+    }
+    /* back to planes, the residual added before the clamp: clamp(conv + res) */
+    for (size_t p0 = 0; p0 < Q; p0 += 16) {
+        size_t np = Q - p0 < 16 ? Q - p0 : 16;
+        __mmask16 pm = np >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << np) - 1);
+        __m512 r[16];
+        for (size_t i = 0; i < 16; i++) r[i] = i < np ? _mm512_loadu_ps(oc + (p0 + i) * 16) : _mm512_setzero_ps();
+        tr16(r);
+        for (int64_t c = 0; c < nc; c++) {
+            __m512 v = r[c];
+            float *yo = y + (size_t)c * out_sz + p0;
+            if (res) {
+                const float *ro = res + (size_t)c * out_sz + p0;
+                v = _mm512_add_ps(v, np == 16 ? _mm512_loadu_ps(ro) : _mm512_maskz_loadu_ps(pm, ro));
+                v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            }
+            if (np == 16) _mm512_storeu_ps(yo, v);
+            else _mm512_mask_storeu_ps(yo, pm, v);
+        }
+    }
+}
