@@ -262,10 +262,23 @@ static size_t task_ws_floats(const em_sgemm_kernel *k, const em_sgemm_args *a)
     return n;
 }
 
+/* Floats of B packed once for every thread (0: each task packs its own panels). When the
+ * threads split the rows only, each would pack all of B: packed once instead, in parallel
+ * over K blocks, when that is at most 4 MB (the few-column products: 7x7 layers). */
+static size_t shared_b_floats(const em_sgemm_kernel *k, const em_sgemm_args *a, const split *s, bool at_run)
+{
+    if (a->b_packed || s->ct != 1 || s->rt < 2) return 0;
+    /* read in place: nothing to pack. The workspace counts it anyway: callers size it
+     * before they know B (its transposition, a packing callback) */
+    if (at_run && !a->pack_b && !a->trans_b && k->fn_ldb) return 0;
+    size_t n = em_sgemm_packed_b_size(k, a->K, a->N);
+    return n * sizeof(float) <= ((size_t)4 << 20) ? n : 0;
+}
+
 size_t em_sgemm_workspace(const em_sgemm_kernel *k, const em_sgemm_args *a, int threads)
 {
     split s = make_split(k, a->M, a->N, a->K, threads);
-    return s.rt * s.ct * task_ws_floats(k, a) * sizeof(float) + 64;
+    return (s.rt * s.ct * task_ws_floats(k, a) + round_up(shared_b_floats(k, a, &s, false), 16)) * sizeof(float) + 64;
 }
 
 /* ---- the driver ------------------------------------------------------------ */
@@ -369,6 +382,28 @@ static bool gemm_direct_b(void)
     return !force_pack;
 }
 
+typedef struct bpack_job {
+    const em_sgemm_kernel *k;
+    const em_sgemm_args *a;
+    float *dst;
+    const plain_b *pb;
+} bpack_job;
+
+/* K blocks [b, e) of B into the em_sgemm_pack_b layout. */
+static void bpack_range(void *ctx, size_t b, size_t e)
+{
+    const bpack_job *P = ctx;
+    const em_sgemm_kernel *k = P->k;
+    const em_sgemm_args *a = P->a;
+    size_t Np = round_up(a->N, (size_t)k->nr);
+    em_pack_b_fn packb = a->pack_b ? a->pack_b : pack_b_plain;
+    const void *pctx = a->pack_b ? a->pack_ctx : P->pb;
+    for (size_t i = b; i < e; i++) {
+        size_t pc = i * k->kc, kcb = a->K - pc < k->kc ? a->K - pc : k->kc;
+        packb(pctx, pc, kcb, 0, a->N, (size_t)k->nr, P->dst + pc * Np);
+    }
+}
+
 static void task_range(void *ctx, size_t b, size_t e)
 {
     for (size_t t = b; t < e; t++) run_task(ctx, t);
@@ -468,7 +503,7 @@ static bool try_gemv(const em_sgemm_kernel *k, const em_sgemm_args *a, float lo,
         J.fn = J.col ? em_sgemv_pa__avx512 : em_sgemv_pb__avx512;
 #endif
     if (!J.fn) J.fn = J.col ? gemv_pa_ref : gemv_pb_ref;
-    size_t work = J.panels * a->K;
+    size_t work = J.panels * (J.col ? (size_t)k->mr : (size_t)k->nr) * a->K; /* multiply-adds */
     if (threads > 1 && work >= 65536)
         em_parallel_for(pool, threads, J.panels, 1, gemv_range, &J);
     else
@@ -506,6 +541,18 @@ void em_sgemm(const em_sgemm_kernel *k, const em_sgemm_args *a, void *ws, struct
     }
     if (try_gemv(k, a, J.lo, J.hi, J.post_act, pool, threads)) return;
     size_t tasks = J.s.rt * J.s.ct;
+    size_t nb = tasks > 1 ? shared_b_floats(k, a, &J.s, true) : 0;
+    em_sgemm_args a2;
+    if (nb) {
+        /* B packed once, K blocks in parallel, then every task reads it prepacked */
+        bpack_job P = {k, a, J.ws + tasks * J.ws_task, &J.pb};
+        em_parallel_for(pool, threads, (a->K + k->kc - 1) / k->kc, 1, bpack_range, &P);
+        a2 = *a;
+        a2.b_packed = P.dst;
+        a2.pack_b = NULL;
+        J.a = &a2;
+        J.direct_b = false;
+    }
     if (tasks <= 1) run_task(&J, 0);
     else em_parallel_for(pool, threads, tasks, 1, task_range, &J);
 }

@@ -65,6 +65,7 @@ typedef struct conv_rs {
     bool pixrows;
     const em_sgemm_kernel *tk;
     const float *wt;
+    size_t ws_pa;                  /* bytes of the packed X^T (after ws_gemm, before T) */
     const em_sgemm_kernel *k;      /* CONV_GEMM: the kernel for these shapes */
     const float *packed;           /* its packed weights (NULL: packed per run) */
     size_t packed_stride;
@@ -362,10 +363,12 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
                 r->pixrows = true;
                 r->tk = s->tk;
                 r->wt = wt;
-                em_sgemm_args ta = {.M = r->P, .N = (size_t)r->M, .K = r->K, .A = (const float *)1, .trans_a = true,
+                /* X^T packed once per run before the threads split the columns (each would pack it all) */
+                em_sgemm_args ta = {.M = r->P, .N = (size_t)r->M, .K = r->K, .a_packed = (const float *)1,
                                     .b_packed = wt};
                 r->ws_gemm = (em_sgemm_workspace(r->tk, &ta, c->threads) + 63) / 64 * 64;
-                *ws = r->ws_gemm + r->P * (size_t)r->M * sizeof(float) + 64;
+                r->ws_pa = (em_sgemm_packed_a_size(r->tk, r->P, r->K) * sizeof(float) + 63) / 64 * 64;
+                *ws = r->ws_gemm + r->ws_pa + r->P * (size_t)r->M * sizeof(float) + 64;
                 *out = r;
                 return EDGEML_OK;
             }
@@ -540,16 +543,17 @@ NN_OP(conv)
         if (r->dw_tasks <= 1) dw_tasks(&J, 0, 1);
         else em_parallel_for(c->pool, c->threads, r->dw_tasks, 1, dw_tasks, &J);
     } else if (r->pixrows) {
-        float *t = (float *)(((uintptr_t)c->ws + r->ws_gemm + 63) & ~(uintptr_t)63);
+        float *pa = (float *)(((uintptr_t)c->ws + r->ws_gemm + 63) & ~(uintptr_t)63);
+        float *t = (float *)((uint8_t *)pa + r->ws_pa);
         tr_job T = {t, NULL, NULL, r->P, (size_t)r->M, -INFINITY, INFINITY, NULL};
         if (act && act->kind == EM_ACT_RELU) T.lo = 0.f;
         else if (act && act->kind == EM_ACT_CLIP) { T.lo = act->alpha; T.hi = act->beta; }
         else T.act = act;
         for (int64_t ni = 0; ni < r->N; ni++) {
             size_t off = (size_t)ni * (size_t)r->M * r->P;
-            em_sgemm_args a = {.M = r->P, .N = (size_t)r->M, .K = r->K, .A = x + (size_t)ni * (size_t)r->C * r->P,
-                               .lda = r->P, .trans_a = true, .alpha = 1.f, .b_packed = r->wt, .C = t, .ldc = (size_t)r->M,
-                               .col_bias = b};
+            em_sgemm_pack_a(r->tk, r->P, r->K, x + (size_t)ni * (size_t)r->C * r->P, r->P, true, 1.f, pa);
+            em_sgemm_args a = {.M = r->P, .N = (size_t)r->M, .K = r->K, .a_packed = pa, .alpha = 1.f,
+                               .b_packed = r->wt, .C = t, .ldc = (size_t)r->M, .col_bias = b};
             em_sgemm(r->tk, &a, c->ws, c->pool, c->threads);
             T.res = res ? res + off : NULL;
             T.y = y + off;
