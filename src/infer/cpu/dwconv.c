@@ -61,6 +61,9 @@ static void fill(float *d, size_t n, float v)
 
 void em_dw_pad_with(const em_dw_geom *g, const float *x, float *xp, float v)
 {
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (g->vpad) { em_dw_pad_fill__avx512(g, x, xp, v); return; }
+#endif
     size_t WP = (size_t)g->WP;
     for (int64_t r = 0; r < g->HP; r++) {
         float *d = xp + (size_t)r * WP;

@@ -55,6 +55,7 @@ void em_dwconv_plane__scalar(const em_dw_geom *, const float *, const float *, f
 void em_dwconv_plane__avx2(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dwconv_plane__avx512(const em_dw_geom *, const float *, const float *, float, const float *, float *);
 void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp);
+void em_dw_pad_fill__avx512(const em_dw_geom *g, const float *x, float *xp, float fill);
 /* Small planes, AVX-512: nc <= 16 channels at once, one vector lane per channel (the planes
  * transposed into [pixel][16] with their padding, the taps as aligned vector FMAs, then
  * transposed back): y = clamp(bias + conv + res, g->lo, g->hi). x, w ([nc][kh kw]), bias, res

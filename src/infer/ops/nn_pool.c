@@ -226,6 +226,12 @@ static bool pool2d_fast(em_kctx *c, int kind, const pool_state *ps, const nn_geo
     if (!J.mx || !J.av || g->k[0] <= 0 || g->k[1] <= 0) return false;
     J.dg = (em_dw_geom){g->in[0], g->in[1], g->out[0], g->out[1], g->k[0], g->k[1], g->s[0], g->s[1],
                         g->d[0], g->d[1], g->pb[0], g->pb[1], 0, 0, 0, 0, 0, 0.f, 0.f};
+#ifdef EDGEML_HAVE_X86_KERNELS
+    if (J.mx == em_maxpool_plane__avx512) { /* its padded copy; stride 2 on deinterleaved rows */
+        J.dg.vpad = 1;
+        J.dg.deint = g->s[1] == 2 && g->d[1] == 1;
+    }
+#endif
     em_dw_geom_init(&J.dg);
     J.in_sz = g->in_sz;
     J.out_sz = g->out_sz;

@@ -23,8 +23,11 @@ static inline __mmask16 span(int64_t lo, int64_t hi)
 /* The padded plane straight from the input with masked loads (no row copies
  * through memset/memcpy): plain rows, or deinterleaved rows (g->deint). The
  * masked-off lanes are never read. */
-void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
+void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp) { em_dw_pad_fill__avx512(g, x, xp, 0.f); }
+
+void em_dw_pad_fill__avx512(const em_dw_geom *g, const float *x, float *xp, float fill)
 {
+    const __m512 fv = _mm512_set1_ps(fill);
     const int64_t WE = g->WE, WP = g->WP, W = g->W, pw = g->pw;
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -32,7 +35,7 @@ void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
         float *d = xp + r * WP;
         int64_t ih = r - g->ph;
         if (ih < 0 || ih >= g->H) {
-            memset(d, 0, (size_t)WP * sizeof(float));
+            for (int64_t j = 0; j < WP; j += 16) _mm512_storeu_ps(d + j, fv); /* WP: a multiple of 16 */
             continue;
         }
         /* padded column j holds input column j - pw */
@@ -42,7 +45,7 @@ void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
                 const float *p = (const float *)(src + (uintptr_t)((j - pw) * 4));
                 __m512 v;
                 if (j >= pw && j - pw + 16 <= W) v = _mm512_loadu_ps(p); /* the interior: a plain load */
-                else v = _mm512_maskz_loadu_ps(span(pw - j, W + pw - j), p);
+                else v = _mm512_mask_loadu_ps(fv, span(pw - j, W + pw - j), p);
                 _mm512_storeu_ps(d + j, v); /* WP is a multiple of 16 (vpad) */
             }
         } else {
@@ -54,8 +57,8 @@ void em_dw_pad__avx512(const em_dw_geom *g, const float *x, float *xp)
                     v0 = _mm512_loadu_ps(p0);
                     v1 = _mm512_loadu_ps(p1);
                 } else {
-                    v0 = _mm512_maskz_loadu_ps(span(pw - c0, W + pw - c0), p0);
-                    v1 = _mm512_maskz_loadu_ps(span(pw - c1, W + pw - c1), p1);
+                    v0 = _mm512_mask_loadu_ps(fv, span(pw - c0, W + pw - c0), p0);
+                    v1 = _mm512_mask_loadu_ps(fv, span(pw - c1, W + pw - c1), p1);
                 }
                 _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(v0, ev, v1));
                 _mm512_storeu_ps(d + WE + j, _mm512_permutex2var_ps(v0, od, v1));

@@ -23,11 +23,13 @@ max_rows(const em_dw_geom *g, const float *xp, const float *rowc, const float *c
         acc[r] = _mm512_set1_ps(-INFINITY);
         seen[r] = 0;
     }
+    const bool plain = sw == 1 || g->deint; /* every tap a run of consecutive floats */
     for (int64_t ki = 0; ki < g->kh; ki++)
         for (int64_t kj = 0; kj < g->kw; kj++)
             for (int r = 0; r < R; r++) {
-                const float *xs = xp + ((oh + r) * g->sh + ki * g->dh) * WP + o0 * sw + kj * g->dw;
-                __m512 v = tap(xs, sw, even, step);
+                const float *row = xp + ((oh + r) * g->sh + ki * g->dh) * WP;
+                __m512 v = plain ? _mm512_loadu_ps(row + o0 + (g->deint ? (kj & 1) * g->WE + kj / 2 : kj * g->dw))
+                                 : tap(row + o0 * sw + kj * g->dw, sw, even, step);
                 seen[r] |= _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
                 acc[r] = _mm512_max_ps(v, acc[r]); /* a NaN v leaves acc */
             }
@@ -68,6 +70,12 @@ void em_avgpool_plane__avx512(const em_dw_geom *g, const float *xp, const float 
         for (int64_t o0 = 0; o0 < OW; o0 += 16) {
             __m512 acc = _mm512_setzero_ps();
             for (int64_t ki = 0; ki < g->kh; ki++) {
+                if (g->deint) {
+                    const float *xr = xr0 + ki * g->dh * WP + o0;
+                    for (int64_t kj = 0; kj < g->kw; kj++)
+                        acc = _mm512_add_ps(acc, _mm512_loadu_ps(xr + (kj & 1) * g->WE + kj / 2));
+                    continue;
+                }
                 const float *xr = xr0 + ki * g->dh * WP + o0 * sw;
                 for (int64_t kj = 0; kj < g->kw; kj++) acc = _mm512_add_ps(acc, tap(xr + kj * g->dw, sw, even, step));
             }
