@@ -32,7 +32,8 @@ typedef struct conv_state {
     pthread_mutex_t mu;
     int64_t Mg, K;
     /* 3x3 stride-1 convs: the Winograd F(2x2,3x3) filters, packed for wk (nn_conv_wino.c) */
-    float *wino;
+    _Atomic(float *) wino;         /* packed at the first reshape that takes the Winograd path */
+    bool wino_ok;                  /* the weights allow it (nn_wino_eligible) */
     size_t wino_stride;
     const em_sgemm_kernel *wk;
     em_dwconv_fn dw;               /* CONV_DW */
@@ -68,6 +69,7 @@ typedef struct conv_rs {
     size_t ws_pa;                  /* bytes of the packed X^T (after ws_gemm, before T) */
     const em_sgemm_kernel *k;      /* CONV_GEMM: the kernel for these shapes */
     const float *packed;           /* its packed weights (NULL: packed per run) */
+    const float *wino;             /* CONV_WINO: the model's Winograd filters */
     size_t packed_stride;
 } conv_rs;
 
@@ -78,7 +80,7 @@ void nn_conv_free(void *state)
     for (int i = 0; i < 4; i++) free(atomic_load(&s->packed[i]));
     free(atomic_load(&s->wt));
     if (s->kind == CONV_GEMM) pthread_mutex_destroy(&s->mu);
-    free(s->wino);
+    free(atomic_load(&s->wino));
     free(s->cw);
     free(s);
 }
@@ -133,11 +135,14 @@ NN_PREP(conv)
         em_cconv_pack(W->data, M, Cg, kh, kw, s->cw);
     }
     if (nn_wino_eligible(W, &s->a) && !getenv("EDGEML_NO_WINOGRAD")) {
-        /* Winograd first; the direct layout is packed only if some input shapes need it */
+        /* the Winograd filters (16/9 of the weights) or the direct layout, or both, packed by
+         * the reshapes whose shapes need them: ResNet-50's 7x7 layers never take Winograd */
         s->wk = em_sgemm_kernel_for_m(Mg);
-        s->wino = nn_wino_pack(s->wk, W, &s->wino_stride);
+        s->wino_ok = true;
     }
-    if (!s->wino) {
+    /* 1x1 convs: packed at the first reshape, in the layout its shapes want (pixel rows or
+     * not), so that a layer holds one packed copy, not two */
+    if (!s->wino_ok && !(kh * kw == 1 && group == 1)) {
         float *pk = pack_weights(s, W, first, group);
         if (!pk) return em_node_fail(n, err, EDGEML_E_NOMEM, "out of memory packing weights");
         atomic_store(&s->packed[first], pk);
@@ -235,6 +240,18 @@ static void pack_im2col(const void *vctx, size_t k0, size_t kc, size_t j0, size_
 
 /* ---- reshape ----------------------------------------------------------------- */
 
+/* The Winograd filters, packed by the first caller (the model's, under its lock); NULL on OOM. */
+static const float *wino_filters(conv_state *s, const em_tensor *W)
+{
+    float *w = atomic_load_explicit(&s->wino, memory_order_acquire);
+    if (w) return w;
+    pthread_mutex_lock(&s->mu);
+    if (!(w = atomic_load(&s->wino)) && (w = nn_wino_pack(s->wk, W, &s->wino_stride)))
+        atomic_store_explicit(&s->wino, w, memory_order_release);
+    pthread_mutex_unlock(&s->mu);
+    return w;
+}
+
 edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
 {
     const conv_state *s = c->node->state;
@@ -303,8 +320,9 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
         *out = r;
         return EDGEML_OK;
     }
-    if (s->wino && two && g->s[0] == 1 && g->s[1] == 1 && g->d[0] == 1 && g->d[1] == 1 &&
-        r->direct_epi && ((g->out[0] + 1) / 2) * ((g->out[1] + 1) / 2) >= 40) {
+    if (s->wino_ok && two && g->s[0] == 1 && g->s[1] == 1 && g->d[0] == 1 && g->d[1] == 1 &&
+        r->direct_epi && ((g->out[0] + 1) / 2) * ((g->out[1] + 1) / 2) >= 40 &&
+        (r->wino = wino_filters((conv_state *)s, W))) {
         r->path = CONV_WINO;
         size_t gws;
         *ws = nn_wino_workspace(s->wk, (size_t)r->M, (size_t)r->C, g->out[0], g->out[1], c->threads, &gws);
@@ -318,30 +336,13 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
         if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] || g->pe[i]) r->direct_b = false;
     const em_sgemm_kernel *k = em_sgemm_kernel_get();
     const float *packed = NULL;
-    if (s->kind == CONV_GEMM && s->Mg == r->Mg && s->K == (int64_t)r->K) {
-        conv_state *sm = (conv_state *)s; /* the lazily packed variants are the model's, under its lock */
-        int i = em_sgemm_pick(s->ks, s->nk, (size_t)r->Mg, r->P, r->K);
-        packed = atomic_load_explicit(&sm->packed[i], memory_order_acquire);
-        if (!packed) {
-            pthread_mutex_lock(&sm->mu);
-            packed = atomic_load(&sm->packed[i]);
-            if (!packed && (packed = pack_weights(sm, W, i, r->group)))
-                atomic_store_explicit(&sm->packed[i], (float *)packed, memory_order_release);
-            pthread_mutex_unlock(&sm->mu);
-        }
-        if (!packed) { /* no memory for another layout: the one packed at prepare */
-            for (i = 0; i < s->nk && !(packed = atomic_load(&sm->packed[i])); i++) {}
-        }
-        if (packed) {
-            k = s->ks[i];
-            r->packed_stride = s->packed_stride[i];
-        }
-    }
-    if (s->kind == CONV_GEMM && r->direct_b && r->group == 1 && packed && !getenv("EDGEML_NO_PIXROWS")) {
+    if (s->kind == CONV_GEMM && r->direct_b && r->group == 1 && s->Mg == r->Mg && s->K == (int64_t)r->K &&
+        !getenv("EDGEML_NO_PIXROWS")) {
         /* pixels as rows when that wastes clearly fewer tile lanes (P = 49: 32-column tiles
          * use 77%, 14-row ones 88%) */
         int ti = em_sgemm_pick(s->ks, s->nk, r->P, (size_t)r->M, r->K);
-        double tn = em_sgemm_cost(k, (size_t)r->Mg, r->P, r->K), tt = em_sgemm_cost(s->ks[ti], r->P, (size_t)r->M, r->K);
+        const em_sgemm_kernel *kn = s->ks[em_sgemm_pick(s->ks, s->nk, (size_t)r->Mg, r->P, r->K)];
+        double tn = em_sgemm_cost(kn, (size_t)r->Mg, r->P, r->K), tt = em_sgemm_cost(s->ks[ti], r->P, (size_t)r->M, r->K);
         if (tt < 0.92 * tn) {
             conv_state *sm = (conv_state *)s;
             const float *wt = atomic_load_explicit(&sm->wt, memory_order_acquire);
@@ -372,6 +373,25 @@ edgeml_status nn_conv_reshape(em_kctx *c, void **out, size_t *ws)
                 *out = r;
                 return EDGEML_OK;
             }
+        }
+    }
+    if (s->kind == CONV_GEMM && s->Mg == r->Mg && s->K == (int64_t)r->K) {
+        conv_state *sm = (conv_state *)s; /* the lazily packed variants are the model's, under its lock */
+        int i = em_sgemm_pick(s->ks, s->nk, (size_t)r->Mg, r->P, r->K);
+        packed = atomic_load_explicit(&sm->packed[i], memory_order_acquire);
+        if (!packed) {
+            pthread_mutex_lock(&sm->mu);
+            packed = atomic_load(&sm->packed[i]);
+            if (!packed && (packed = pack_weights(sm, W, i, r->group)))
+                atomic_store_explicit(&sm->packed[i], (float *)packed, memory_order_release);
+            pthread_mutex_unlock(&sm->mu);
+        }
+        if (!packed) { /* no memory for another layout: the one packed at prepare */
+            for (i = 0; i < s->nk && !(packed = atomic_load(&sm->packed[i])); i++) {}
+        }
+        if (packed) {
+            k = s->ks[i];
+            r->packed_stride = s->packed_stride[i];
         }
     }
     r->k = k;
@@ -525,7 +545,7 @@ NN_OP(conv)
     float *y = Y->data;
     if (r->path == CONV_WINO) {
         const nn_geom *g = &r->g;
-        nn_wino_args wa = {s->wk, s->wino, s->wino_stride, r->ws_gemm, x, b, res, y, act,
+        nn_wino_args wa = {s->wk, r->wino, s->wino_stride, r->ws_gemm, x, b, res, y, act,
                            r->N, r->C, r->M, g->in[0], g->in[1], g->out[0], g->out[1], g->pb[0], g->pb[1]};
         nn_wino_run(c, &wa);
     } else if (r->path == CONV_DIRECT) {
