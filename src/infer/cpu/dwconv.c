@@ -130,3 +130,12 @@ em_dwconv_fn em_dwconv_get(void)
     em_dwconv_fn f = em_dwconv_for(em_cpu_level_get());
     return f ? f : em_dwconv_plane__scalar;
 }
+
+/* The AVX-512 small-plane kernel's workspace (portable: callers size it on every target). */
+size_t em_dwconv_cblock_ws(const em_dw_geom *g)
+{
+    size_t hp = (size_t)((g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1), wp = (size_t)((g->OW - 1) * g->sw + (g->kw - 1) * g->dw + 1);
+    if (hp < (size_t)(g->H + g->ph)) hp = (size_t)(g->H + g->ph);
+    if (wp < (size_t)(g->W + g->pw)) wp = (size_t)(g->W + g->pw);
+    return (hp * wp + (size_t)(g->OH * g->OW) + (size_t)(g->kh * g->kw) + 1) * 16;
+}

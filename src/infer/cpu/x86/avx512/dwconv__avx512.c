@@ -244,14 +244,6 @@ static inline __attribute__((always_inline)) void tr16(__m512 *r)
     }
 }
 
-size_t em_dwconv_cblock_ws(const em_dw_geom *g)
-{
-    size_t hp = (size_t)((g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1), wp = (size_t)((g->OW - 1) * g->sw + (g->kw - 1) * g->dw + 1);
-    if (hp < (size_t)(g->H + g->ph)) hp = (size_t)(g->H + g->ph);
-    if (wp < (size_t)(g->W + g->pw)) wp = (size_t)(g->W + g->pw);
-    return (hp * wp + (size_t)(g->OH * g->OW) + (size_t)(g->kh * g->kw) + 1) * 16;
-}
-
 /* Output position u of a group: acc[u] over every tap at column ow + u. */
 #define DWC_GROUP 8
 
