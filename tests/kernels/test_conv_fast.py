@@ -32,8 +32,17 @@ rng = np.random.default_rng(20261204)
 passed = failed = 0
 
 
-def case(i, tmp, wino=False):
+def record(msg):
+    """Counts one case: msg is fastcheck.check's answer (None: it agreed)."""
     global passed, failed
+    if msg:
+        failed += 1
+        print("FAIL " + msg)
+    else:
+        passed += 1
+
+
+def case(i, tmp, wino=False):
     two = rng.random() < 0.8 or wino
     ns = 2 if two else 1
     dw = rng.random() < 0.3
@@ -104,18 +113,12 @@ def case(i, tmp, wino=False):
         inputs["w"] = os.path.join(tmp, "w%d.npy" % i)
         np.save(inputs["w"], w)
     desc = "case %d: N=%d C=%d M=%d group=%d size=%s k=%s %s" % (i, N, C, M, group, size, k, attrs)
-    msg = fastcheck.check(BIN, path, inputs, tmp, "c%d" % i, desc)
-    if msg:
-        failed += 1
-        print("FAIL " + msg)
-    else:
-        passed += 1
+    record(fastcheck.check(BIN, path, inputs, tmp, "c%d" % i, desc))
 
 def fused_case(i, tmp):
     """Conv (depthwise, few-channel direct, 1x1 on few pixels, dense) + Add(residual) + Relu/Clip/
     Sigmoid: the graph optimiser fuses the add and the activation into the conv's store; the
     reference runs them as separate ops."""
-    global passed, failed
     kind = ["dw", "stem", "pix", "dense"][i % 4]
     size = int(rng.integers(5, 40))
     if kind == "dw":
@@ -152,12 +155,7 @@ def fused_case(i, tmp):
     np.save(inputs["x"], x)
     np.save(inputs["r"], r)
     desc = "fused case %d: %s C=%d M=%d k=%d s=%d size=%d + Add + %s" % (i, kind, C, M, k, s, size, act)
-    msg = fastcheck.check(BIN, path, inputs, tmp, "f%d" % i, desc)
-    if msg:
-        failed += 1
-        print("FAIL " + msg)
-    else:
-        passed += 1
+    record(fastcheck.check(BIN, path, inputs, tmp, "f%d" % i, desc))
 
 
 with tempfile.TemporaryDirectory() as tmp:

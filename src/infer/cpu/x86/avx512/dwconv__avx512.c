@@ -8,6 +8,8 @@
  * padded plane (dwconv.h). */
 #include "../../dwconv.h"
 
+#include "tr16.h"
+
 #include <immintrin.h>
 #include <string.h>
 
@@ -220,30 +222,6 @@ void em_dwconv_plane__avx512(const em_dw_geom *g, const float *xp, const float *
 
 /* ---- small planes: 16 channels per vector ------------------------------------------- */
 
-/* r[i] (row i, 16 lanes) -> r[j] = column j, in place (three shuffle stages). */
-static inline __attribute__((always_inline)) void tr16(__m512 *r)
-{
-    __m512 a[16], q[16];
-    for (int k = 0; k < 8; k++) {
-        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int g = 0; g < 4; g++) {
-        q[4 * g + 0] = _mm512_shuffle_ps(a[4 * g], a[4 * g + 2], 0x44);
-        q[4 * g + 1] = _mm512_shuffle_ps(a[4 * g], a[4 * g + 2], 0xEE);
-        q[4 * g + 2] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0x44);
-        q[4 * g + 3] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) {
-        __m512 p01l = _mm512_shuffle_f32x4(q[c], q[4 + c], 0x44), p01h = _mm512_shuffle_f32x4(q[c], q[4 + c], 0xEE);
-        __m512 p23l = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0x44), p23h = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], 0xEE);
-        r[c] = _mm512_shuffle_f32x4(p01l, p23l, 0x88);
-        r[4 + c] = _mm512_shuffle_f32x4(p01l, p23l, 0xDD);
-        r[8 + c] = _mm512_shuffle_f32x4(p01h, p23h, 0x88);
-        r[12 + c] = _mm512_shuffle_f32x4(p01h, p23h, 0xDD);
-    }
-}
-
 /* Output position u of a group: acc[u] over every tap at column ow + u. */
 #define DWC_GROUP 8
 
@@ -267,7 +245,7 @@ void em_dwconv_cblock__avx512(const em_dw_geom *g, int64_t nc, const float *x, s
             r[c] = c < nc ? (np == 16 ? _mm512_loadu_ps(x + (size_t)c * in_sz + p0)
                                       : _mm512_maskz_loadu_ps(pm, x + (size_t)c * in_sz + p0))
                           : _mm512_setzero_ps();
-        tr16(r);
+        em_tr16_regs(r);
         for (size_t j = 0; j < np; j++) {
             _mm512_storeu_ps(xc + (size_t)((ih + g->ph) * wp + iw + g->pw) * 16, r[j]);
             if (++iw == W) { iw = 0; ih++; }
@@ -313,7 +291,7 @@ void em_dwconv_cblock__avx512(const em_dw_geom *g, int64_t nc, const float *x, s
         __mmask16 pm = np >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << np) - 1);
         __m512 r[16];
         for (size_t i = 0; i < 16; i++) r[i] = i < np ? _mm512_loadu_ps(oc + (p0 + i) * 16) : _mm512_setzero_ps();
-        tr16(r);
+        em_tr16_regs(r);
         for (int64_t c = 0; c < nc; c++) {
             __m512 v = r[c];
             float *yo = y + (size_t)c * out_sz + p0;
